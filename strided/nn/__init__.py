@@ -1,0 +1,13 @@
+"""Layers, containers and losses: stateful modules over the pure kernels of strided.functional."""
+
+from . import init
+from .activation import *  # noqa: F403
+from .container import *  # noqa: F403
+from .conv import *  # noqa: F403
+from .dropout import *  # noqa: F403
+from .linear import *  # noqa: F403
+from .loss import *  # noqa: F403
+from .module import IncompatibleKeys, Module, Parameter
+from .norm import *  # noqa: F403
+from .pad import *  # noqa: F403
+from .pool import *  # noqa: F403
