@@ -11,7 +11,8 @@ Names follow PyTorch so that habits and state dicts carry over: ``named_paramete
 """
 
 from collections import OrderedDict
-from typing import Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np
 
