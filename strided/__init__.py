@@ -3,15 +3,17 @@
 Every layer's forward and backward pass is readable NumPy, and its results equal PyTorch's.
 """
 
-from . import functional, nn, optim
+from . import functional, io, models, nn, optim
 from .functional.shapes import conv_output_size, param_count, pool_output_size
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
+from .io import load, save
 from .rng import get_generator, get_rng_state, manual_seed, set_rng_state
 from .summary import summary
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "conv_output_size", "enable_grad", "functional", "get_generator", "get_rng_state", "is_grad_enabled",
-    "manual_seed", "nn", "no_grad", "optim", "param_count", "pool_output_size", "set_rng_state", "summary",
+    "conv_output_size", "enable_grad", "functional", "get_generator", "get_rng_state", "io",
+    "is_grad_enabled", "load", "manual_seed", "models", "nn", "no_grad", "optim", "param_count",
+    "pool_output_size", "save", "set_rng_state", "summary",
 ]

@@ -27,6 +27,14 @@ class Sequential(Module):
         setattr(self, str(len(self._modules)), module)
         return self
 
+    def get_config(self) -> dict:
+        """How to rebuild this container (its children, in order): used by model files."""
+        return {"modules": list(self._modules.values())}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Sequential":
+        return cls(*config["modules"])
+
     def forward(self, x):
         for module in self._modules.values():
             x = module(x)

@@ -1,0 +1,108 @@
+"""Model files: one ``.safetensors`` file holding a trained model and all it needs to be used.
+
+The tensors are the model's state dict (weights and buffers). The file's metadata (string
+key -> string value, as safetensors allows) holds, as JSON:
+
+- ``strided.spec``: the architecture (see spec.py), so ``load`` rebuilds the model without code;
+- ``strided.meta``: what training knew: class names, input shape (C, H, W), the preprocessing
+  (image mode, size, normalisation mean and std), a name and a metrics summary;
+- ``strided.version``: the version of strided that wrote it.
+
+Nothing is ever unpickled: safetensors reads a JSON header and raw arrays. A file that is not a
+strided model, is truncated, or whose tensors do not fit the architecture is refused with an
+error that names the file and the problem.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_write_bytes
+from .spec import SpecError, module_from_spec, module_to_spec
+
+FORMAT = "strided-model"
+META_KEYS = ("name", "class_names", "input_shape", "preprocessing", "metrics")
+
+
+class ModelFileError(ValueError):
+    """A file that cannot be read as a strided model."""
+
+
+def _safetensors():
+    try:
+        import safetensors.numpy
+    except ImportError as error:  # an optional extra: say how to get it
+        raise ImportError("model files need safetensors: pip install 'strided[train]'") from error
+    return safetensors
+
+
+def save(model, path, **metadata) -> Path:
+    """Write ``model`` to ``path`` (atomically). Keyword arguments (class_names, input_shape,
+    preprocessing, name, metrics) override those in ``model.metadata``."""
+    from .. import __version__
+
+    safetensors = _safetensors()
+    meta = {**getattr(model, "metadata", {}), **metadata}
+    unknown = sorted(set(meta) - set(META_KEYS))
+    if unknown:
+        raise ValueError(f"save: unknown metadata {unknown}; expected some of {list(META_KEYS)}")
+    header = {
+        "format": FORMAT,
+        "strided.version": __version__,
+        "strided.spec": json.dumps(module_to_spec(model)),
+        "strided.meta": json.dumps(meta),
+    }
+    tensors = {name: np.ascontiguousarray(array) for name, array in model.state_dict().items()}
+    return atomic_write_bytes(path, safetensors.numpy.save(tensors, metadata=header))
+
+
+def read_metadata(path) -> dict:
+    """The metadata of a model file (spec, meta, version) without building the model."""
+    header, _ = _read(path, with_tensors=False)
+    return header
+
+
+def load(path):
+    """Rebuild the model stored in ``path``, load its weights, and attach ``model.metadata``.
+
+    The model comes back in eval mode, ready for inference.
+    """
+    header, tensors = _read(path, with_tensors=True)
+    try:
+        model = module_from_spec(header["spec"])
+    except SpecError as error:
+        raise ModelFileError(f"{path}: {error}") from error
+    dtypes = {array.dtype for name, array in tensors.items() if np.issubdtype(array.dtype, np.floating)}
+    if len(dtypes) == 1:
+        model.to(dtypes.pop())
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except (KeyError, ValueError) as error:
+        raise ModelFileError(f"{path}: the weights do not fit the architecture: {error}") from error
+    object.__setattr__(model, "metadata", header["meta"])
+    return model.eval()
+
+
+def _read(path, with_tensors: bool):
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file")
+    safetensors = _safetensors()
+    try:
+        with safetensors.safe_open(str(path), framework="numpy") as reader:
+            raw = reader.metadata() or {}
+            tensors = {name: reader.get_tensor(name) for name in reader.keys()} if with_tensors else None
+    except Exception as error:  # safetensors raises its own error types for bad headers and sizes
+        raise ModelFileError(f"{path}: not a readable safetensors file ({error})") from error
+    if raw.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: not a strided model file (no '{FORMAT}' marker in its metadata)")
+    try:
+        header = {
+            "version": raw["strided.version"],
+            "spec": json.loads(raw["strided.spec"]),
+            "meta": json.loads(raw["strided.meta"]),
+        }
+    except (KeyError, json.JSONDecodeError) as error:
+        raise ModelFileError(f"{path}: damaged strided metadata ({error})") from error
+    return header, tensors

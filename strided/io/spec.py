@@ -1,0 +1,88 @@
+"""Architecture specs: a JSON description from which a model is rebuilt without any user code.
+
+Three kinds of module can be described:
+- a model made by a builder in strided.models (it carries ``model.builder``): the builder's name
+  and its arguments, e.g. ``{"builder": "resnet_cifar", "kwargs": {"depth": 20, ...}}``;
+- a container that defines ``get_config()`` / ``from_config()`` (Sequential, Graph): its class
+  name and that config, with child modules described recursively;
+- any other strided.nn layer: its class name and the constructor arguments it was called with
+  (remembered by ``Module.__new__``).
+
+JSON has no tuples, so tuples are written as lists and every list is read back as a tuple: the
+constructors accept either. A module that is not part of strided (a user's own class) cannot be
+described, and saying so clearly is better than writing a file that cannot be loaded.
+"""
+
+import numpy as np
+
+from .. import nn
+from ..models.registry import MODEL_BUILDERS
+from ..nn.module import Module
+
+MODULE_KEY = "__module__"
+
+
+class SpecError(ValueError):
+    """A model that cannot be described, or a description that cannot be rebuilt."""
+
+
+def module_to_spec(module: Module) -> dict:
+    """The JSON-ready description of ``module``'s architecture (weights are stored separately)."""
+    builder = getattr(module, "builder", None)
+    if builder is not None:
+        return {"builder": builder["name"], "kwargs": _encode(builder["kwargs"])}
+    cls = type(module)
+    if getattr(nn, cls.__name__, None) is not cls:
+        raise SpecError(
+            f"cannot describe {cls.__module__}.{cls.__name__} in a model file: only strided.nn layers, "
+            "containers of them and strided.models builders can be rebuilt without user code"
+        )
+    if hasattr(module, "get_config"):
+        return {"class": cls.__name__, "config": _encode(module.get_config())}
+    args, kwargs = module._init_args
+    return {"class": cls.__name__, "args": _encode(list(args)), "kwargs": _encode(kwargs)}
+
+
+def module_from_spec(spec: dict) -> Module:
+    """Rebuild the module a spec describes (freshly initialised: load the weights afterwards)."""
+    if not isinstance(spec, dict):
+        raise SpecError(f"architecture spec: expected an object, got {type(spec).__name__}")
+    if "builder" in spec:
+        name = spec["builder"]
+        if name not in MODEL_BUILDERS:
+            raise SpecError(f"architecture spec names an unknown model builder {name!r}")
+        return MODEL_BUILDERS[name](**_decode(spec.get("kwargs", {})))
+    name = spec.get("class")
+    cls = getattr(nn, name, None) if isinstance(name, str) else None
+    if not (isinstance(cls, type) and issubclass(cls, Module)):
+        raise SpecError(f"architecture spec names an unknown layer {name!r}")
+    try:
+        if "config" in spec:
+            return cls.from_config(_decode(spec["config"]))
+        return cls(*_decode(spec.get("args", [])), **_decode(spec.get("kwargs", {})))
+    except (TypeError, ValueError) as error:
+        raise SpecError(f"architecture spec: cannot build {name}: {error}") from error
+
+
+def _encode(value):
+    if isinstance(value, Module):
+        return {MODULE_KEY: module_to_spec(value)}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise SpecError(f"cannot store a constructor argument of type {type(value).__name__} in a model file")
+
+
+def _decode(value):
+    if isinstance(value, list):
+        return tuple(_decode(v) for v in value)
+    if isinstance(value, dict):
+        if MODULE_KEY in value:
+            return module_from_spec(value[MODULE_KEY])
+        return {k: _decode(v) for k, v in value.items()}
+    return value
