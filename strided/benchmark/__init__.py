@@ -1,0 +1,1 @@
+"""strided's speed benchmark against PyTorch (``strided bench``, benchmarks/bench_speed.py)."""
