@@ -2,6 +2,7 @@
 
 from . import init
 from .activation import *  # noqa: F403
+from .capture import *  # noqa: F403
 from .container import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .dropout import *  # noqa: F403

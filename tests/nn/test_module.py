@@ -169,3 +169,17 @@ def test_shape_formulas():
     assert st.pool_output_size(5, 2, stride=2, padding=1, ceil_mode=True) == 3
     assert st.pool_output_size(6, 3, stride=2, padding=1, ceil_mode=True) == 4
     assert st.functional.shapes.conv_param_count(3, 16, 3) == (3 * 3 * 3 + 1) * 16
+
+
+def test_capture_outputs_records_each_leaf_in_call_order_and_restores_forward():
+    model = Pair()
+    x = np.ones((1, 3))
+    with st.nn.capture_outputs(model) as records:
+        model.conv1(x)
+        model.block(x)
+    assert [r.name for r in records] == ["conv1", "block.0", "block.1"]
+    np.testing.assert_array_equal(records[-1].output, x)
+    assert "forward" not in model.conv1.__dict__
+    with st.nn.capture_outputs(model, leaves_only=False) as records:
+        model.block(x)
+    assert [r.name for r in records] == ["block.0", "block.1", "block"]
