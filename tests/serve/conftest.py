@@ -1,0 +1,41 @@
+"""A small trained-looking model file for the service tests (no training needed: random weights)."""
+
+import io
+
+import numpy as np
+import pytest
+
+import strided as st
+
+CLASSES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def make_model_file(path, in_channels=1, size=28, classes=CLASSES):
+    st.manual_seed(0)
+    model = st.models.build_model("seed_cnn", num_classes=len(classes), in_channels=in_channels)
+    mode = "L" if in_channels == 1 else "RGB"
+    st.save(model, path, name="digits", class_names=list(classes), input_shape=[in_channels, size, size],
+            preprocessing={"mode": mode, "size": [size, size], "mean": [0.5] * in_channels,
+                           "std": [0.25] * in_channels},
+            metrics={"val_accuracy": 0.5})
+    return path
+
+
+def png_bytes(array: np.ndarray, fmt: str = "PNG") -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def model_path(tmp_path_factory):
+    return make_model_file(tmp_path_factory.mktemp("model") / "digits.safetensors")
+
+
+@pytest.fixture(scope="session")
+def digit_png():
+    image = np.zeros((28, 28), np.uint8)
+    image[6:22, 12:16] = 255  # a vertical bar, like a "1"
+    return png_bytes(image)

@@ -1,0 +1,122 @@
+"""A real server process on 127.0.0.1: load, malformed uploads, and a graceful SIGTERM."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import numpy as np
+import pytest
+
+from strided.serve.loadtest import run_load
+
+from .conftest import png_bytes
+
+ARTIFACTS = os.environ.get("STRIDED_TEST_ARTIFACTS")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, model_path, *options):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "strided", "serve", str(model_path), "--port", str(self.port),
+                   "--log-level", "warning", *options]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.process.stdout.read()}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("server did not become ready in 60 s")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        return self.process.returncode
+
+
+@pytest.fixture(scope="module")
+def server(model_path):
+    running = Server(model_path, "--max-batch-size", "32", "--max-wait-ms", "5")
+    yield running
+    running.stop()
+
+
+def test_load_thousands_of_requests_without_an_error(server, digit_png):
+    payloads = [{"files": {"file": ("d.png", digit_png, "image/png")}},
+                {"json": {"inputs": [np.zeros((1, 28, 28)).tolist()]}}]
+    stats = run_load(server.url + "/predict", payloads, requests=2000, concurrency=16, time_limit=120)
+    print("\nload test:", json.dumps(stats))
+    if ARTIFACTS:
+        with open(os.path.join(ARTIFACTS, "serve_load.json"), "w") as f:
+            json.dump(stats, f, indent=2)
+    assert stats["requests"] == 2000, stats
+    assert stats["errors"] == 0, stats
+    metrics = httpx.get(server.url + "/metrics").text
+    inferences = float(metrics.split("strided_inferences_total ")[1].split()[0])
+    executions = float(metrics.split("strided_executions_total ")[1].split()[0])
+    assert inferences >= 2000 and executions <= inferences
+
+
+def test_malformed_uploads_never_get_a_5xx(server, digit_png):
+    rng = np.random.default_rng(0)
+    jpeg = png_bytes(np.zeros((28, 28), np.uint8), "JPEG")
+    bodies = [digit_png[:n] for n in (1, 8, 30, 60, len(digit_png) - 5)]
+    bodies += [jpeg[:n] for n in (2, 20, len(jpeg) // 2)]
+    bodies += [rng.bytes(n) for n in (1, 100, 5000)] + [b""]
+    bodies += [b"\x89PNG\r\n\x1a\n" + rng.bytes(200), b"GIF89a" + rng.bytes(50), b"BM" + rng.bytes(80)]
+    statuses = []
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        for body in bodies:
+            statuses.append(http.post("/predict", files={"file": ("f.png", body)}).status_code)
+            statuses.append(http.post("/predict", files={"wrong": ("f.png", body)}).status_code)
+        statuses.append(http.post("/predict", content=rng.bytes(500),
+                                  headers={"content-type": "multipart/form-data; boundary=xyz"}).status_code)
+        statuses.append(http.post("/predict", content=b"--xyz\r\n\r\n",
+                                  headers={"content-type": "multipart/form-data"}).status_code)
+        statuses.append(http.post("/predict", content=rng.bytes(100)).status_code)
+        assert all(400 <= s < 500 for s in statuses), statuses
+        assert http.get("/healthz").status_code == 200
+        assert http.post("/predict", files={"file": ("d.png", digit_png)}).status_code == 200
+
+
+def test_sigterm_lets_in_flight_requests_finish(model_path, digit_png):
+    server = Server(model_path, "--max-wait-ms", "800", "--max-batch-size", "64")
+    results = []
+
+    def request():
+        try:
+            results.append(httpx.post(server.url + "/predict", files={"file": ("d.png", digit_png)},
+                                      timeout=30).status_code)
+        except httpx.HTTPError as error:
+            results.append(type(error).__name__)
+
+    threads = [threading.Thread(target=request) for _ in range(6)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)  # the requests are waiting in the batcher (max wait 800 ms)
+    server.process.send_signal(signal.SIGTERM)
+    for t in threads:
+        t.join(30)
+    assert server.process.wait(30) == 0
+    assert results == [200] * 6
