@@ -1,0 +1,343 @@
+"""The Trainer: the training loop, written once, with what a real run needs around it.
+
+One optimizer step, in the order it happens:
+
+    forward -> loss -> [finite check] -> loss.backward() -> model.backward()   (x grad_accum_steps)
+    -> [average the accumulated gradients] -> [clip_grad_norm_] -> [lr warm-up] -> optimizer.step()
+
+Gradient accumulation makes N small batches equal one large batch: with a mean-reduced loss,
+each small batch's gradient is weighted by its size and the sum divided by the group's total
+size, which is the gradient of the mean loss over the union (exactly, up to rounding; batch norm
+is the exception, as its statistics are per batch). The warm-up scales every group's lr by
+``(step + 1) / warmup_steps`` for the first steps, only for the duration of ``optimizer.step()``,
+so schedulers and callbacks never see the scaled value.
+
+Epochs end with: validation, the scheduler's step, the summary line, the callbacks, the history
+record, the plots (``run_dir``) and an atomic checkpoint (``checkpoint_path``). A checkpoint holds
+everything a resumed run needs to end with the same weights bit for bit (see checkpoint.py).
+"""
+
+import contextlib
+import inspect
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..grad_mode import no_grad
+from .callbacks import Callback, MetricsLogger
+from .checkpoint import CheckpointMixin
+from .clip import clip_grad_norm_
+from .progress import EpochProgress, History, bars_wanted, format_summary
+from .running import RunningMetrics, resolve_metrics
+
+__all__ = ["NonFiniteLossError", "Trainer"]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; ``epoch`` (1-based), ``step`` and ``batch`` say where."""
+
+    def __init__(self, value: float, epoch: int, step: int, batch: int):
+        self.value, self.epoch, self.step, self.batch = value, epoch, step, batch
+        super().__init__(
+            f"the loss became {value} at epoch {epoch}, optimizer step {step}, batch {batch} of the epoch "
+            "(0-based): training stopped. Try a lower learning rate, clip_grad_norm, or look for NaN/inf in "
+            "the inputs"
+        )
+
+
+def _split_batch(batch):
+    """A loader yields (x, y) pairs (or lists); anything else is a bad loader."""
+    if isinstance(batch, (tuple, list)) and len(batch) >= 2:
+        return batch[0], batch[1]
+    raise ValueError(f"Trainer: expected the loader to yield (inputs, targets) pairs, got {type(batch).__name__}")
+
+
+class Trainer(CheckpointMixin):
+    """Train ``model`` with ``optimizer`` on ``loss`` (a criterion: ``loss(output, target)`` then ``loss.backward()``).
+
+    Arguments:
+        scheduler: an lr scheduler, stepped once per epoch (``scheduler_interval='step'``: per
+            optimizer step). One whose ``step`` takes ``metrics`` (ReduceLROnPlateau) gets
+            ``val_loss``, or ``loss`` without validation.
+        callbacks: Callback instances (EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, ...).
+        grad_accum_steps: batches whose gradients are summed before each optimizer step.
+        clip_grad_norm: clip the global L2 norm of the gradients to this value before each step.
+        metrics: names ('accuracy', 'top5_accuracy', 'top_k_accuracy' = top 5) or functions
+            ``f(output, target) -> float`` (a batch mean), reported with their ``val_`` twins.
+        progress: True, False or 'auto' (a bar per epoch only on a terminal); verbose=0 also
+            silences the per-epoch summary line.
+        run_dir: a folder for history.png (each epoch), confusion_matrix.png (at the end, with a
+            validation loader) and metrics.jsonl (unless a MetricsLogger is given).
+        warmup_steps: optimizer steps over which the lr rises linearly to its value.
+        check_finite: stop with NonFiniteLossError when the loss is NaN or infinite.
+        class_names: for the confusion matrix (default: the validation dataset's ``classes``).
+
+    Inputs are cast to the model's parameter dtype (so a float32 loader can feed a float64 model).
+    """
+
+    def __init__(self, model, optimizer, loss, scheduler=None, callbacks=(), grad_accum_steps=1,
+                 clip_grad_norm=None, metrics=("accuracy",), progress="auto", verbose=1, run_dir=None,
+                 warmup_steps=0, check_finite=True, scheduler_interval="epoch", class_names=None):
+        if not isinstance(grad_accum_steps, int) or grad_accum_steps < 1:
+            raise ValueError(f"Trainer: grad_accum_steps must be a positive integer, got {grad_accum_steps!r}")
+        if clip_grad_norm is not None and not clip_grad_norm > 0:
+            raise ValueError(f"Trainer: clip_grad_norm must be positive or None, got {clip_grad_norm!r}")
+        if not isinstance(warmup_steps, int) or warmup_steps < 0:
+            raise ValueError(f"Trainer: warmup_steps must be a non-negative integer, got {warmup_steps!r}")
+        if scheduler_interval not in ("epoch", "step"):
+            raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+        for callback in callbacks:
+            if not isinstance(callback, Callback):
+                raise ValueError(f"Trainer: callbacks must be Callback instances, got {type(callback).__name__}")
+        bars_wanted(progress)  # validates it
+        self.model, self.optimizer, self.loss, self.scheduler = model, optimizer, loss, scheduler
+        self.callbacks = list(callbacks)
+        self.grad_accum_steps, self.clip_grad_norm, self.warmup_steps = grad_accum_steps, clip_grad_norm, warmup_steps
+        self.metrics = resolve_metrics(metrics)
+        self.progress, self.verbose, self.check_finite = progress, verbose, check_finite
+        self.scheduler_interval = scheduler_interval
+        self.class_names = None if class_names is None else list(class_names)
+        self.run_dir = None if run_dir is None else Path(run_dir)
+        if self.run_dir is not None and not any(isinstance(c, MetricsLogger) for c in self.callbacks):
+            self.callbacks.append(MetricsLogger(self.run_dir / "metrics.jsonl"))
+        for callback in self.callbacks:
+            callback.set_trainer(self)
+        self.history = History()
+        self.epoch = 0  # epochs completed
+        self.global_step = 0  # optimizer steps taken
+        self.stop_training = False
+        self._stopped_early = False
+        self._train_loader = None
+        self._pending_loader_state = None
+        self._pending_callback_states = None
+        self._val_outputs = None  # (predictions, targets) of the last validation, for the confusion matrix
+        self._last_lr = None
+
+    # ----------------------------------------------------------------- public API
+    def fit(self, train_loader, val_loader=None, epochs=1, checkpoint_path=None, resume=False) -> History:
+        """Train until ``epochs`` epochs are completed in total; returns (and keeps) the History.
+
+        ``epochs`` counts from the start of training, as Keras' ``epochs`` with ``initial_epoch``:
+        a trainer that has completed 3 epochs (or resumes a checkpoint of epoch 3) and is asked for
+        ``epochs=5`` trains 2 more. With ``checkpoint_path`` a checkpoint is written atomically after
+        every epoch; with ``resume=True`` training continues from it if it exists.
+        """
+        if resume and checkpoint_path is None:
+            raise ValueError("Trainer.fit: resume=True needs a checkpoint_path")
+        self._train_loader = train_loader
+        if resume and Path(checkpoint_path).is_file():
+            self.load_checkpoint(checkpoint_path)
+        self._apply_pending_loader_state(train_loader)
+        if self.epoch >= epochs or self._stopped_early:
+            warnings.warn(f"Trainer.fit: {self.epoch} epochs already completed of {epochs}; nothing to do",
+                          stacklevel=2)
+            return self.history
+        self.stop_training = False
+        self._call("on_train_begin", {})
+        self._apply_pending_callback_states()
+        for epoch in range(self.epoch, epochs):
+            self._call("on_epoch_begin", epoch, {})
+            record = self._run_epoch(train_loader, val_loader, epoch, epochs)
+            if self.verbose:
+                print(format_summary(record, epochs), flush=True)
+            self._call("on_epoch_end", epoch, record)
+            self.history.append(record)
+            self.epoch = epoch + 1
+            self._stopped_early = self.stop_training and self.epoch < epochs
+            if self.run_dir is not None:
+                self._plot_history()
+            if checkpoint_path is not None:
+                self.save_checkpoint(checkpoint_path)
+            if self.stop_training:
+                break
+        self._call("on_train_end", {})
+        if self.run_dir is not None and val_loader is not None:
+            self._plot_confusion_matrix(val_loader)
+        return self.history
+
+    def evaluate(self, loader) -> dict:
+        """Loss and metrics over ``loader``, in eval mode under ``st.no_grad()``: ``{'loss': ..., 'accuracy': ...}``."""
+        return self._evaluate(loader)[0]
+
+    def predict(self, data, batch_size=256, probabilities=False) -> np.ndarray:
+        """The model's outputs (logits, for a classifier) for a batch array or a loader, in eval mode.
+
+        ``data``: an array (N, ...) run in slices of ``batch_size``, or a loader yielding arrays or
+        (x, y) pairs. ``probabilities=True`` applies a softmax over the last axis.
+        """
+        if isinstance(data, np.ndarray):
+            batches = (data[i:i + batch_size] for i in range(0, len(data), batch_size))
+        else:
+            batches = (b[0] if isinstance(b, (tuple, list)) else b for b in data)
+        outputs = []
+        with self._inference():
+            for x in batches:
+                outputs.append(self.model(self._cast(x)))
+        if not outputs:
+            raise ValueError("Trainer.predict: no data")
+        out = np.concatenate(outputs)
+        if probabilities:
+            shifted = np.exp(out - out.max(axis=-1, keepdims=True))
+            out = shifted / shifted.sum(axis=-1, keepdims=True)
+        return out
+
+    def weights_changed(self) -> None:
+        """Tell the trainer the weights changed outside a step (e.g. best weights restored)."""
+        self._val_outputs = None
+
+    # ----------------------------------------------------------------- one epoch
+    def _run_epoch(self, train_loader, val_loader, epoch: int, epochs: int) -> dict:
+        start = time.perf_counter()
+        self.model.train()
+        try:
+            total_steps = len(train_loader)
+        except TypeError:
+            total_steps = None
+        bar = EpochProgress(epoch + 1, epochs, total_steps, self.verbose and bars_wanted(self.progress))
+        running = RunningMetrics(self.metrics)
+        mean_loss = getattr(self.loss, "reduction", "mean") == "mean"
+        pending_batches = pending_weight = 0
+        try:
+            for index, batch in enumerate(train_loader):
+                x, y = _split_batch(batch)
+                x = self._cast(x)
+                self._call("on_batch_begin", index, {"size": len(x)})
+                if pending_batches == 0:
+                    self.model.zero_grad()
+                    self.optimizer.zero_grad()
+                weight = len(x) if (mean_loss and self.grad_accum_steps > 1) else 1
+                out, value = self._forward_backward(x, y, weight, epoch, index)
+                pending_batches, pending_weight = pending_batches + 1, pending_weight + weight
+                if pending_batches == self.grad_accum_steps:
+                    self._optimizer_step(pending_weight)
+                    pending_batches = pending_weight = 0
+                running.update(out, y, value)
+                bar.update(running.count / (time.perf_counter() - start), running.loss, running.get("accuracy"))
+                self._call("on_batch_end", index, {"size": len(x), "loss": value})
+            if pending_batches:  # an incomplete accumulation group at the end of the epoch
+                self._optimizer_step(pending_weight)
+        finally:
+            bar.close()
+        if running.count == 0:
+            raise ValueError("Trainer.fit: the training loader yielded no batches")
+        train_time = time.perf_counter() - start
+        record = {"epoch": epoch + 1, **running.results()}
+        if val_loader is not None:
+            results, self._val_outputs = self._evaluate(val_loader, keep_predictions=True)
+            record.update({f"val_{key}": value for key, value in results.items()})
+        record["lr"] = self._last_lr
+        self._step_scheduler_epoch(record)
+        record["time"] = time.perf_counter() - start
+        record["images_per_s"] = running.count / train_time
+        return record
+
+    def _forward_backward(self, x, y, weight, epoch: int, index: int):
+        out = self.model(x)
+        value = float(self.loss(out, y))
+        if self.check_finite and not np.isfinite(value):
+            raise NonFiniteLossError(value, epoch + 1, self.global_step + 1, index)
+        grad = self.loss.backward()
+        if weight != 1:
+            grad = grad * weight
+        self.model.backward(grad)
+        return out, value
+
+    def _optimizer_step(self, accumulated_weight: int) -> None:
+        if accumulated_weight != 1:
+            for param in self.model.parameters():
+                if param.grad is not None:
+                    param.grad /= accumulated_weight
+        if self.clip_grad_norm is not None:
+            clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
+        groups = self.optimizer.param_groups
+        lrs = [group["lr"] for group in groups]
+        if self.global_step < self.warmup_steps:
+            factor = (self.global_step + 1) / self.warmup_steps
+            for group, lr in zip(groups, lrs, strict=True):
+                group["lr"] = lr * factor
+        self._last_lr = float(groups[0]["lr"])
+        try:
+            self.optimizer.step()
+        finally:
+            for group, lr in zip(groups, lrs, strict=True):
+                group["lr"] = lr
+        self.global_step += 1
+        if self.scheduler is not None and self.scheduler_interval == "step":
+            self.scheduler.step()
+
+    def _step_scheduler_epoch(self, record: dict) -> None:
+        if self.scheduler is None or self.scheduler_interval != "epoch":
+            return
+        if "metrics" in inspect.signature(self.scheduler.step).parameters:
+            self.scheduler.step(record.get("val_loss", record["loss"]))
+        else:
+            self.scheduler.step()
+
+    # ----------------------------------------------------------------- evaluation
+    def _evaluate(self, loader, keep_predictions=False):
+        running = RunningMetrics(self.metrics)
+        predictions, targets = [], []
+        with self._inference():
+            for batch in loader:
+                x, y = _split_batch(batch)
+                out = self.model(self._cast(x))
+                running.update(out, y, float(self.loss(out, y)))
+                if keep_predictions:
+                    predictions.append(np.argmax(out, axis=1))
+                    targets.append(np.argmax(y, axis=1) if np.ndim(y) == 2 else np.asarray(y))
+        if running.count == 0:
+            raise ValueError("Trainer.evaluate: the loader yielded no batches")
+        kept = (np.concatenate(predictions), np.concatenate(targets)) if keep_predictions else None
+        return running.results(), kept
+
+    @contextlib.contextmanager
+    def _inference(self):
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with no_grad():
+                yield
+        finally:
+            self.model.train(was_training)
+
+    def _cast(self, x):
+        x = np.asarray(x)
+        param = next(iter(self.model.parameters()), None)
+        if param is not None and np.issubdtype(x.dtype, np.floating) and x.dtype != param.dtype:
+            x = x.astype(param.dtype)
+        return x
+
+    def _call(self, hook: str, *args) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(*args)
+
+    # ----------------------------------------------------------------- plots for run_dir
+    def _plot_history(self) -> None:
+        from ..viz import plot_history
+
+        plot_history(self.history, self.run_dir / "history.png")
+
+    def _plot_confusion_matrix(self, val_loader) -> None:
+        from ..viz import plot_confusion_matrix
+        from .metrics import confusion_matrix
+
+        if self._val_outputs is None:
+            self._val_outputs = self._evaluate(val_loader, keep_predictions=True)[1]
+        predictions, targets = self._val_outputs
+        names = self.class_names or _class_names_of(val_loader, self.model)
+        cm = confusion_matrix(targets, predictions, num_classes=len(names) if names else None)
+        names = names or [str(i) for i in range(len(cm))]
+        plot_confusion_matrix(cm, names, self.run_dir / "confusion_matrix.png")
+
+
+def _class_names_of(loader, model):
+    dataset = getattr(loader, "dataset", None)
+    for source in (dataset, model):
+        for attribute in ("classes", "class_names"):
+            names = getattr(source, attribute, None)
+            if names:
+                return list(names)
+    names = getattr(model, "metadata", {}).get("class_names")
+    return list(names) if names else None
