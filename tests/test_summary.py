@@ -161,3 +161,19 @@ def test_explicit_dtype_is_used():
     recorder = Recorder()
     _summary(Sequential(recorder), (2,), dtype=np.float32)
     assert recorder.seen == [(np.float32, False)]
+
+
+def test_batch_norm_statistics_are_non_trainable_and_untouched():
+    model = Sequential(st.nn.Linear(6, 8), st.nn.BatchNorm1d(8), st.nn.ReLU(), st.nn.Dropout(0.5),
+                       st.nn.Linear(8, 3))
+    reference = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.BatchNorm1d(8), torch.nn.ReLU(),
+                                    torch.nn.Dropout(0.5), torch.nn.Linear(8, 3))
+    before = {k: np.array(v, copy=True) for k, v in model.state_dict().items()}
+    rows, lines = _summary(model, (6,))  # in training mode, a batch of one would break batch norm
+    trainable = sum(p.numel() for p in reference.parameters())
+    running = sum(b.numel() for name, b in reference.named_buffers() if "running" in name)
+    assert _footer(lines) == {"Total params": trainable + running, "Trainable params": trainable,
+                              "Non-trainable params": running}
+    assert [(r["type"], r["params"], r["non_trainable"]) for r in rows][1] == ("BatchNorm1d", 16, 16)
+    assert all(np.array_equal(before[k], v) for k, v in model.state_dict().items())
+    assert model.training and all(m.training for m in model.modules())
