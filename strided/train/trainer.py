@@ -7,8 +7,9 @@ One optimizer step, in the order it happens:
 
 Gradient accumulation makes N small batches equal one large batch: with a mean-reduced loss,
 each small batch's gradient is weighted by its size and the sum divided by the group's total
-size, which is the gradient of the mean loss over the union (exactly, up to rounding; batch norm
-is the exception, as its statistics are per batch). The warm-up scales every group's lr by
+size, which is the gradient of the mean loss over the union (exactly, up to rounding, for a loss
+averaged over samples; batch norm is the exception, as its statistics are per batch, and so are
+class weights and ignore_index, which change a batch's denominator). The warm-up scales every group's lr by
 ``(step + 1) / warmup_steps`` for the first steps, only for the duration of ``optimizer.step()``,
 so schedulers and callbacks never see the scaled value.
 
@@ -157,9 +158,23 @@ class Trainer(CheckpointMixin):
             self._plot_confusion_matrix(val_loader)
         return self.history
 
-    def evaluate(self, loader) -> dict:
-        """Loss and metrics over ``loader``, in eval mode under ``st.no_grad()``: ``{'loss': ..., 'accuracy': ...}``."""
-        return self._evaluate(loader)[0]
+    def evaluate(self, loader, report=False, class_names=None) -> dict:
+        """Loss and metrics over ``loader``, in eval mode under ``st.no_grad()``: ``{'loss': ..., 'accuracy': ...}``.
+
+        ``report=True`` adds ``'confusion_matrix'`` (an int64 array) and ``'report'`` (per-class
+        precision, recall, F1 and support: see ``metrics.classification_report``).
+        """
+        results, kept = self._evaluate(loader, keep_predictions=report)
+        if report:
+            from .metrics import classification_report, confusion_matrix
+
+            predictions, targets = kept
+            names = class_names or self.class_names or _class_names_of(loader, self.model)
+            count = len(names) if names else None
+            results["confusion_matrix"] = confusion_matrix(targets, predictions, num_classes=count)
+            results["report"] = classification_report(targets, predictions, class_names=names,
+                                                      num_classes=len(results["confusion_matrix"]))
+        return results
 
     def predict(self, data, batch_size=256, probabilities=False) -> np.ndarray:
         """The model's outputs (logits, for a classifier) for a batch array or a loader, in eval mode.

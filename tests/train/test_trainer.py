@@ -182,6 +182,18 @@ def test_evaluate_and_predict():
     np.testing.assert_array_equal(probabilities.argmax(1), logits.argmax(1))
 
 
+def test_evaluate_with_a_report():
+    x, y = tiny_data(30)
+    st.manual_seed(0)
+    model = tiny_cnn()
+    trainer = quiet_trainer(model, st.optim.SGD(model.parameters(), lr=0.1))
+    result = trainer.evaluate(batches(x, y, (16, 14)), report=True, class_names=["a", "b", "c"])
+    predictions = trainer.predict(x).argmax(1)
+    np.testing.assert_array_equal(result["confusion_matrix"], st.train.confusion_matrix(y, predictions, 3))
+    assert result["report"] == st.train.classification_report(y, predictions, ["a", "b", "c"])
+    assert result["report"]["accuracy"] == pytest.approx(result["accuracy"])
+
+
 def test_a_float32_loader_feeds_a_float64_model():
     x, y = tiny_data(8)
     st.manual_seed(0)
@@ -190,7 +202,7 @@ def test_a_float32_loader_feeds_a_float64_model():
     assert all(p.dtype == np.float64 for p in model.parameters())
 
 
-def test_a_scheduler_steps_per_epoch_and_one_taking_metrics_gets_val_loss():
+def test_schedulers_per_epoch_per_step_and_with_metrics():
     x, y = tiny_data(8)
     st.manual_seed(0)
     model = tiny_cnn()
@@ -198,6 +210,11 @@ def test_a_scheduler_steps_per_epoch_and_one_taking_metrics_gets_val_loss():
     scheduler = st.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
     history = quiet_trainer(model, optimizer, scheduler=scheduler).fit([(x, y)], epochs=3)
     assert [r["lr"] for r in history] == [1.0, 0.5, 0.25]
+    optimizer = st.optim.SGD(model.parameters(), lr=1.0)
+    scheduler = st.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    trainer = quiet_trainer(model, optimizer, scheduler=scheduler, scheduler_interval="step")
+    history = trainer.fit(batches(x, y, (4, 4)), epochs=2)
+    assert [r["lr"] for r in history] == [0.5, 0.125]  # per step: 1, 0.5 | 0.25, 0.125
     optimizer = st.optim.SGD(model.parameters(), lr=1e-6)  # hardly any progress: a plateau
     plateau = st.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=0, factor=0.5)
     quiet_trainer(model, optimizer, scheduler=plateau).fit([(x, y)], val_loader=[(x, y)], epochs=3)
