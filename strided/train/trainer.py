@@ -31,6 +31,7 @@ from .callbacks import Callback, MetricsLogger
 from .checkpoint import CheckpointMixin
 from .clip import clip_grad_norm_
 from .progress import EpochProgress, History, bars_wanted, format_summary
+from .run_dir import class_names_of, write_confusion_matrix_plot, write_history_plot
 from .running import RunningMetrics, resolve_metrics
 
 __all__ = ["NonFiniteLossError", "Trainer"]
@@ -148,14 +149,16 @@ class Trainer(CheckpointMixin):
             self.epoch = epoch + 1
             self._stopped_early = self.stop_training and self.epoch < epochs
             if self.run_dir is not None:
-                self._plot_history()
+                write_history_plot(self)
             if checkpoint_path is not None:
                 self.save_checkpoint(checkpoint_path)
             if self.stop_training:
                 break
         self._call("on_train_end", {})
         if self.run_dir is not None and val_loader is not None:
-            self._plot_confusion_matrix(val_loader)
+            if self._val_outputs is None:  # the weights changed after the last validation
+                self._val_outputs = self._evaluate(val_loader, keep_predictions=True)[1]
+            write_confusion_matrix_plot(self, *self._val_outputs, class_names_of(val_loader, self.model))
         return self.history
 
     def evaluate(self, loader, report=False, class_names=None) -> dict:
@@ -169,7 +172,7 @@ class Trainer(CheckpointMixin):
             from .metrics import classification_report, confusion_matrix
 
             predictions, targets = kept
-            names = class_names or self.class_names or _class_names_of(loader, self.model)
+            names = class_names or self.class_names or class_names_of(loader, self.model)
             count = len(names) if names else None
             results["confusion_matrix"] = confusion_matrix(targets, predictions, num_classes=count)
             results["report"] = classification_report(targets, predictions, class_names=names,
@@ -327,32 +330,3 @@ class Trainer(CheckpointMixin):
     def _call(self, hook: str, *args) -> None:
         for callback in self.callbacks:
             getattr(callback, hook)(*args)
-
-    # ----------------------------------------------------------------- plots for run_dir
-    def _plot_history(self) -> None:
-        from ..viz import plot_history
-
-        plot_history(self.history, self.run_dir / "history.png")
-
-    def _plot_confusion_matrix(self, val_loader) -> None:
-        from ..viz import plot_confusion_matrix
-        from .metrics import confusion_matrix
-
-        if self._val_outputs is None:
-            self._val_outputs = self._evaluate(val_loader, keep_predictions=True)[1]
-        predictions, targets = self._val_outputs
-        names = self.class_names or _class_names_of(val_loader, self.model)
-        cm = confusion_matrix(targets, predictions, num_classes=len(names) if names else None)
-        names = names or [str(i) for i in range(len(cm))]
-        plot_confusion_matrix(cm, names, self.run_dir / "confusion_matrix.png")
-
-
-def _class_names_of(loader, model):
-    dataset = getattr(loader, "dataset", None)
-    for source in (dataset, model):
-        for attribute in ("classes", "class_names"):
-            names = getattr(source, attribute, None)
-            if names:
-                return list(names)
-    names = getattr(model, "metadata", {}).get("class_names")
-    return list(names) if names else None
