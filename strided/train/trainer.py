@@ -115,6 +115,7 @@ class Trainer(CheckpointMixin):
         self._pending_loader_state = None
         self._pending_callback_states = None
         self._val_outputs = None  # (predictions, targets) of the last validation, for the confusion matrix
+        self._weights_restored = False
         self._last_lr = None
 
     # ----------------------------------------------------------------- public API
@@ -129,14 +130,19 @@ class Trainer(CheckpointMixin):
         if resume and checkpoint_path is None:
             raise ValueError("Trainer.fit: resume=True needs a checkpoint_path")
         self._train_loader = train_loader
-        if resume and Path(checkpoint_path).is_file():
+        resumed = resume and Path(checkpoint_path).is_file()
+        if resumed:
             self.load_checkpoint(checkpoint_path)
         self._apply_pending_loader_state(train_loader)
-        if self.epoch >= epochs or self._stopped_early:
+        if resumed and self._stopped_early:
+            warnings.warn(f"Trainer.fit: the checkpoint's run was stopped by a callback after epoch {self.epoch}; "
+                          "nothing to do", stacklevel=2)
+            return self.history
+        if self.epoch >= epochs:
             warnings.warn(f"Trainer.fit: {self.epoch} epochs already completed of {epochs}; nothing to do",
                           stacklevel=2)
             return self.history
-        self.stop_training = False
+        self.stop_training = self._stopped_early = self._weights_restored = False
         self._call("on_train_begin", {})
         self._apply_pending_callback_states()
         for epoch in range(self.epoch, epochs):
@@ -155,6 +161,8 @@ class Trainer(CheckpointMixin):
             if self.stop_training:
                 break
         self._call("on_train_end", {})
+        if checkpoint_path is not None and self._weights_restored:
+            self.save_checkpoint(checkpoint_path)  # so a resumed, finished run has the restored weights too
         if self.run_dir is not None and val_loader is not None:
             if self._val_outputs is None:  # the weights changed after the last validation
                 self._val_outputs = self._evaluate(val_loader, keep_predictions=True)[1]
@@ -204,6 +212,7 @@ class Trainer(CheckpointMixin):
     def weights_changed(self) -> None:
         """Tell the trainer the weights changed outside a step (e.g. best weights restored)."""
         self._val_outputs = None
+        self._weights_restored = True
 
     # ----------------------------------------------------------------- one epoch
     def _run_epoch(self, train_loader, val_loader, epoch: int, epochs: int) -> dict:

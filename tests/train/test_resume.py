@@ -92,23 +92,39 @@ def test_resume_without_a_checkpoint_starts_fresh(tmp_path):
     assert trainer.epoch == 1 and (tmp_path / "new.ckpt").is_file()
 
 
-def test_an_early_stopped_run_stays_stopped_when_resumed(tmp_path):
+class Snapshots(Callback):
+    """Keeps the weights as they are at the end of each epoch."""
+
+    def on_train_begin(self, logs=None):
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append({k: np.array(v) for k, v in self.model.state_dict().items()})
+
+
+def test_an_early_stopped_run_is_saved_with_its_best_weights_and_stays_stopped(tmp_path):
     def build():
         st.manual_seed(0)
         x, y = tiny_data(16)
         model = tiny_cnn()
-        stopper = EarlyStopping(monitor="val_loss", patience=0)
-        trainer = Trainer(model, st.optim.SGD(model.parameters(), lr=1e-12), st.nn.CrossEntropyLoss(),
-                          callbacks=[stopper], verbose=0)
+        callbacks = [Snapshots(), EarlyStopping(monitor="val_loss", patience=0, restore_best_weights=True)]
+        trainer = Trainer(model, st.optim.SGD(model.parameters(), lr=20.0), st.nn.CrossEntropyLoss(),
+                          callbacks=callbacks, verbose=0)
         return trainer, [(x, y)]
 
     trainer, data = build()
     trainer.fit(data, data, epochs=10, checkpoint_path=tmp_path / "c.ckpt")
-    assert trainer.epoch < 10
+    assert trainer.epoch == 2  # lr 20: the second epoch is worse, and patience is 0
+    first, last = trainer.callbacks[0].weights
     again, data = build()
-    with pytest.warns(UserWarning, match="nothing to do"):
+    with pytest.warns(UserWarning, match="stopped by a callback after epoch 2; nothing to do"):
         again.fit(data, data, epochs=10, checkpoint_path=tmp_path / "c.ckpt", resume=True)
-    assert again.epoch == trainer.epoch
+    assert again.epoch == 2
+    assert not np.array_equal(first["3.weight"], last["3.weight"])
+    for name, value in again.model.state_dict().items():  # the checkpoint holds the restored best weights
+        assert np.array_equal(value, first[name]) and np.array_equal(trainer.model.state_dict()[name], first[name])
+    again.fit(data, data, epochs=3)  # asked explicitly (no resume), training goes on
+    assert again.epoch == 3
 
 
 def test_checkpoint_mismatches_are_clear_errors(tmp_path):
