@@ -4,7 +4,8 @@ A run resumed from the checkpoint of epoch k must make exactly the draws and upd
 uninterrupted run made from epoch k + 1 on. So the checkpoint holds, besides the weights: the
 optimizer's state (momenta, moments, the lr of each group), the scheduler's, the epoch and the
 optimizer step count (for the warm-up), strided's random generator (dropout masks, augmentation,
-shuffling), the training loader's own generator when it has one (``loader.state_dict()``), the
+shuffling), the training loader's own generator when it has one (``loader.state_dict()``; a loader
+that derives its shuffle from (seed, epoch) instead is told the epoch with ``set_epoch``), the
 history, and each callback's decision state (EarlyStopping's best value and patience counter).
 It is written with ``strided.io.save_checkpoint``: safetensors plus JSON, no pickle, atomically.
 """

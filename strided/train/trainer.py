@@ -217,6 +217,9 @@ class Trainer(CheckpointMixin):
     # ----------------------------------------------------------------- one epoch
     def _run_epoch(self, train_loader, val_loader, epoch: int, epochs: int) -> dict:
         start = time.perf_counter()
+        set_epoch = getattr(train_loader, "set_epoch", None)
+        if callable(set_epoch):  # a loader that draws its shuffle from (seed, epoch): resumes exactly
+            set_epoch(epoch)
         self.model.train()
         try:
             total_steps = len(train_loader)

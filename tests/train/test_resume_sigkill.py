@@ -21,7 +21,8 @@ import sys, time
 import numpy as np
 import strided as st
 from strided.train import Callback, Trainer
-from tests.train.tiny import ShuffleLoader, tiny_cnn, tiny_data
+from strided.data import ArrayDataset, DataLoader, transforms
+from tests.train.tiny import tiny_cnn, tiny_data
 
 checkpoint, output, pause = sys.argv[1], sys.argv[2], float(sys.argv[3])
 
@@ -39,7 +40,8 @@ x, y = tiny_data(64)
 model = tiny_cnn(dropout=0.25)
 optimizer = st.optim.Adam(model.parameters(), lr=0.01)
 trainer = Trainer(model, optimizer, st.nn.CrossEntropyLoss(), callbacks=[Pause()], verbose=0)
-loader = ShuffleLoader(x, y, 16, seed=3)
+flip = transforms.RandomHorizontalFlip()  # random augmentation drawn by the loader
+loader = DataLoader(ArrayDataset(x, y), batch_size=16, shuffle=True, transform=flip, seed=3)
 trainer.fit(loader, [(x, y)], epochs={epochs}, checkpoint_path=checkpoint, resume=True)
 print("history", trainer.history.epochs, flush=True)
 np.savez(output, **model.state_dict())
