@@ -1,1 +1,126 @@
-"""(placeholder: being written)"""
+"""Activation functions, each forward beside its backward (elementwise, plus softmax over one axis).
+
+A backward takes the gradient of the loss with respect to the output, ``grad``, and what the
+forward kept (its input ``x`` or its output ``y``, whichever makes the derivative cheaper), and
+returns the gradient with respect to the input. Every function keeps the dtype it is given:
+constants are Python floats, which NumPy does not let upcast a float32 array.
+"""
+
+import math
+
+import numpy as np
+
+from .erf import erfc
+
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_TANH_CUBIC = 0.044715
+
+
+# ---------------------------------------------------------------- ReLU family
+def relu(x: np.ndarray) -> np.ndarray:
+    """y = max(x, 0)."""
+    return np.maximum(x, 0)
+
+
+def relu_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """dx = grad where y > 0, else 0 (0 at x = 0, as PyTorch)."""
+    return np.where(y > 0, grad, 0)
+
+
+def leaky_relu(x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
+    """y = x if x > 0 else negative_slope * x."""
+    return np.where(x > 0, x, x * negative_slope)
+
+
+def leaky_relu_backward(grad: np.ndarray, x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
+    """dx = grad if x > 0 else negative_slope * grad."""
+    return np.where(x > 0, grad, grad * negative_slope)
+
+
+def elu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """y = x if x > 0 else alpha * (exp(x) - 1)."""
+    return np.where(x > 0, x, np.expm1(np.minimum(x, 0)) * alpha)
+
+
+def elu_backward(grad: np.ndarray, x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """dx = grad if x > 0 else grad * alpha * exp(x)."""
+    return np.where(x > 0, grad, grad * (np.exp(np.minimum(x, 0)) * alpha))
+
+
+# ---------------------------------------------------------------- GELU
+def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
+    """y = x * Phi(x), Phi the standard normal CDF: 'none' uses Phi(x) = erfc(-x/sqrt(2)) / 2 (exact);
+    'tanh' uses Phi(x) ~ (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2."""
+    if approximate == "tanh":
+        inner = (x + (x * x * x) * _GELU_TANH_CUBIC) * _SQRT_2_OVER_PI
+        return x * (np.tanh(inner) + 1.0) * 0.5
+    # erfc(-u) equals 1 + erf(u) but keeps its accuracy for large negative x.
+    return x * erfc(x * -_SQRT_HALF) * 0.5
+
+
+def gelu_backward(grad: np.ndarray, x: np.ndarray, approximate: str = "none") -> np.ndarray:
+    """dx = grad * (Phi(x) + x * phi(x)) with phi the normal density (or the tanh form's derivative)."""
+    if approximate == "tanh":
+        x_sq = x * x
+        t = np.tanh((x + x_sq * x * _GELU_TANH_CUBIC) * _SQRT_2_OVER_PI)
+        d_inner = (x_sq * (3.0 * _GELU_TANH_CUBIC) + 1.0) * _SQRT_2_OVER_PI
+        return grad * ((t + 1.0) * 0.5 + x * (1.0 - t * t) * d_inner * 0.5)
+    cdf = erfc(x * -_SQRT_HALF) * 0.5
+    pdf = np.exp(x * x * -0.5) * _INV_SQRT_2PI
+    return grad * (cdf + x * pdf)
+
+
+# ---------------------------------------------------------------- squashing functions
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """y = 1 / (1 + exp(-x)), computed from exp(-|x|) so that nothing overflows."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e) / (e + 1.0)
+
+
+def sigmoid_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """dx = grad * y * (1 - y)."""
+    return grad * (y * (1.0 - y))
+
+
+def tanh(x: np.ndarray) -> np.ndarray:
+    """y = tanh(x)."""
+    return np.tanh(x)
+
+
+def tanh_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """dx = grad * (1 - y^2)."""
+    return grad * (1.0 - y * y)
+
+
+# ---------------------------------------------------------------- softmax over one axis
+def softmax(x: np.ndarray, dim: int) -> np.ndarray:
+    """y = exp(x - max) / sum(exp(x - max)) along ``dim`` (subtracting the max keeps exp finite)."""
+    e = np.exp(x - np.max(x, axis=dim, keepdims=True))
+    e /= np.sum(e, axis=dim, keepdims=True)
+    return e
+
+
+def softmax_backward(grad: np.ndarray, y: np.ndarray, dim: int) -> np.ndarray:
+    """dx = y * (grad - sum(grad * y)) along ``dim`` (the Jacobian diag(y) - y y^T applied to grad)."""
+    return y * (grad - np.sum(grad * y, axis=dim, keepdims=True))
+
+
+def log_softmax(x: np.ndarray, dim: int) -> np.ndarray:
+    """y = (x - max) - log(sum(exp(x - max))) along ``dim``."""
+    shifted = x - np.max(x, axis=dim, keepdims=True)
+    shifted -= np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
+    return shifted
+
+
+def log_softmax_backward(grad: np.ndarray, y: np.ndarray, dim: int) -> np.ndarray:
+    """dx = grad - exp(y) * sum(grad) along ``dim`` (exp(y) is the softmax)."""
+    return grad - np.exp(y) * np.sum(grad, axis=dim, keepdims=True)
+
+
+__all__ = [
+    "elu", "elu_backward", "gelu", "gelu_backward", "leaky_relu", "leaky_relu_backward", "log_softmax",
+    "log_softmax_backward", "relu", "relu_backward", "sigmoid", "sigmoid_backward", "softmax", "softmax_backward",
+    "tanh", "tanh_backward",
+]
