@@ -127,6 +127,8 @@ class Trainer(CheckpointMixin):
         ``epochs=5`` trains 2 more. With ``checkpoint_path`` a checkpoint is written atomically after
         every epoch; with ``resume=True`` training continues from it if it exists.
         """
+        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+            raise ValueError(f"Trainer.fit: epochs must be a positive integer, got {epochs!r}")
         if resume and checkpoint_path is None:
             raise ValueError("Trainer.fit: resume=True needs a checkpoint_path")
         self._train_loader = train_loader

@@ -257,5 +257,7 @@ def test_bad_arguments_and_loaders():
         trainer.fit([np.zeros((2, 1, 6, 6), np.float32)], epochs=1)
     with pytest.raises(ValueError, match="the training loader yielded no batches"):
         trainer.fit([], epochs=1)
+    with pytest.raises(ValueError, match="epochs must be a positive integer, got 2.5"):
+        trainer.fit([], epochs=2.5)
     with pytest.raises(ValueError, match="resume=True needs a checkpoint_path"):
         trainer.fit([], epochs=1, resume=True)
