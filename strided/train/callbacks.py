@@ -263,10 +263,15 @@ class MetricsLogger(Callback):
 
     def on_train_begin(self, logs=None):
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lines = "".join(json.dumps(record) + "\n" for record in self.trainer.history)
+        lines = "".join(_json_line(record) for record in self.trainer.history)
         self.path.write_text(lines)
 
     def on_epoch_end(self, epoch, logs=None):
         with self.path.open("a") as file:
-            file.write(json.dumps({"epoch": epoch + 1, **(logs or {})}) + "\n")
+            file.write(_json_line({"epoch": epoch + 1, **(logs or {})}))
             file.flush()
+
+
+def _json_line(record: dict) -> str:
+    # NumPy scalars that a custom callback or metric may put in the logs become plain numbers.
+    return json.dumps(record, default=lambda value: value.item() if hasattr(value, "item") else str(value)) + "\n"

@@ -119,9 +119,9 @@ def test_metrics_logger_continues_the_history(tmp_path):
     logger = MetricsLogger(path)
     logger.set_trainer(trainer)
     logger.on_train_begin({})
-    logger.on_epoch_end(1, {"epoch": 2, "loss": 0.45})
+    logger.on_epoch_end(1, {"epoch": 2, "loss": 0.45, "custom": np.float32(0.25)})
     assert [json.loads(line) for line in path.read_text().splitlines()] == [
-        {"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.45}]
+        {"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.45, "custom": 0.25}]
 
 
 def test_hooks_run_in_keras_order_with_logs():
