@@ -174,7 +174,11 @@ class ModelCheckpoint(Callback):
         from ..io import save
 
         logs = logs or {}
-        path = self.filepath.format(**{**logs, "epoch": epoch + 1})
+        try:
+            path = self.filepath.format(**{**logs, "epoch": epoch + 1})
+        except KeyError as error:
+            raise ValueError(f"ModelCheckpoint: the filepath {self.filepath!r} names {error}, which is not among "
+                             f"the logged values {sorted(logs)}") from error
         if self.save_best_only:
             current = _monitored(logs, self.monitor, "ModelCheckpoint")
             if current is None:

@@ -108,6 +108,10 @@ def test_model_checkpoint_writes_model_files(tmp_path):
     loaded = st.load(tmp_path / "best.safetensors")
     np.testing.assert_array_equal(loaded[3].bias.data, [1.0, 1.0, 1.0])  # epoch 2 (index 1) was the best
     assert best.state_dict() == {"best": 0.7}
+    bad = ModelCheckpoint(tmp_path / "m-{val_top5:.2f}.safetensors")
+    bad.set_trainer(trainer)
+    with pytest.raises(ValueError, match="names 'val_top5', which is not among the logged values"):
+        bad.on_epoch_end(0, {"loss": 1.0})
 
 
 def test_metrics_logger_continues_the_history(tmp_path):
