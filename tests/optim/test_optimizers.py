@@ -7,7 +7,7 @@ import torch
 import strided as st
 from strided.io import load_checkpoint, save_checkpoint
 from strided.nn import Parameter
-from tests.helpers import TOLERANCE, TORCH_DTYPE, assert_close
+from tests.helpers import TOLERANCE, TORCH_DTYPE, assert_close, copy_weights_to_torch
 
 SHAPES = [(3, 4), (5,), (2, 3, 2)]
 STEPS = 20
@@ -296,3 +296,32 @@ def test_float32_arithmetic_stays_float32():
         assert p.data.dtype == np.float32
         assert t.dtype == TORCH_DTYPE[np.dtype(np.float32)]
         assert_close(p.data, t.detach().numpy(), 1e-5, "float32 Adam")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name, kwargs", [("SGD", {"lr": 0.1, "momentum": 0.9, "weight_decay": 1e-3}),
+                                          ("AdamW", {"lr": 0.01})])
+def test_training_a_small_network_matches_torch(name, kwargs, dtype):
+    """Layers, loss and optimizer together: ten steps of training give PyTorch's weights."""
+    st.manual_seed(0)
+    model = st.nn.Sequential(st.nn.Linear(4, 8), st.nn.Tanh(), st.nn.Linear(8, 2)).to(dtype)
+    reference = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+    reference.to(TORCH_DTYPE[np.dtype(dtype)])
+    copy_weights_to_torch(model, reference)
+    opt, opt_t = getattr(st.optim, name)(model.parameters(), **kwargs), \
+        getattr(torch.optim, name)(reference.parameters(), **kwargs)
+    criterion, criterion_t = st.nn.MSELoss(), torch.nn.MSELoss()
+    rng = np.random.default_rng(7)
+    for _ in range(10):
+        x, y = rng.standard_normal((5, 4)).astype(dtype), rng.standard_normal((5, 2)).astype(dtype)
+        opt.zero_grad()
+        criterion(model(x), y)
+        model.backward(criterion.backward())
+        opt.step()
+        opt_t.zero_grad()
+        criterion_t(reference(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+        opt_t.step()
+    theirs = dict(reference.named_parameters())
+    for key, param in model.named_parameters():
+        assert param.data.dtype == dtype
+        assert_close(param.data, theirs[key].detach().numpy(), TOLERANCE[np.dtype(dtype)], f"{name} {key}")
