@@ -36,7 +36,7 @@ def test_residual_block_gradients(case):
     assert (block.shortcut is None) == (args[0] == args[1] and args[2] == 1)
     check_numerical_gradients(Frozen(block), x)
     for dtype in (np.float64, np.float32):
-        check_torch_parity(block, torch_twin(block), x.astype(dtype))
+        check_torch_parity(block.to(dtype), torch_twin(block), x.astype(dtype))
 
 
 def test_residual_block_output_is_relu_of_main_plus_shortcut():
@@ -53,7 +53,7 @@ def test_dense_block_gradients(case):
     block, x = built(DenseBlock(*args), shape)
     check_numerical_gradients(Frozen(block), x)
     for dtype in (np.float64, np.float32):
-        check_torch_parity(block, torch_twin(block), x.astype(dtype))
+        check_torch_parity(block.to(dtype), torch_twin(block), x.astype(dtype))
 
 
 def test_dense_block_concatenates_its_input_and_every_layers_output():

@@ -105,7 +105,7 @@ def test_max_pooling_layer_gradients(pool_size, stride, shape):
     x = RNG.standard_normal(shape)
     check_numerical_gradients(Frozen(layer), x)
     for dtype in (np.float64, np.float32):
-        check_torch_parity(layer, torch_twin(layer), x.astype(dtype))
+        check_torch_parity(layer.to(dtype), torch_twin(layer), x.astype(dtype))
 
 
 def test_max_pooling_backward_accepts_the_rate_a_network_passes():
@@ -131,7 +131,7 @@ def test_dense_layer_flattens_and_has_exact_gradients(activation, shape):
     assert layer.weights.shape == (5, 12) and not layer.biases.any()
     check_numerical_gradients(Frozen(layer), x)
     for dtype in (np.float64, np.float32):
-        check_torch_parity(layer, torch_twin(layer), x.astype(dtype))
+        check_torch_parity(layer.to(dtype), torch_twin(layer), x.astype(dtype))
 
 
 def test_softmax_dense_layer_outputs_probabilities():
@@ -147,7 +147,7 @@ def test_transition_layer_is_conv1x1_then_2x2_average_pooling():
     assert layer.conv.filters.shape == (3, 6, 1, 1)
     check_numerical_gradients(Frozen(layer), x)
     for dtype in (np.float64, np.float32):
-        check_torch_parity(layer, torch_twin(layer), x.astype(dtype))
+        check_torch_parity(layer.to(dtype), torch_twin(layer), x.astype(dtype))
 
 
 # ----------------------------------------------------------------------------------------- errors

@@ -41,7 +41,7 @@ def test_cnn_gradients(last):
     cnn.forward(x)
     check_numerical_gradients(Frozen(cnn), x)
     for dtype in (np.float64, np.float32):
-        check_torch_parity(cnn, torch_twin(cnn), x.astype(dtype))
+        check_torch_parity(cnn.to(dtype), torch_twin(cnn), x.astype(dtype))
 
 
 @pytest.mark.parametrize("architecture", ["resnet", "densenet"])
