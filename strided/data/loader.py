@@ -70,6 +70,14 @@ class DataLoader:
         """Make the next iteration epoch ``epoch`` (to resume a run with the same shuffles and augmentations)."""
         self.epoch = _check_count("epoch", epoch, 0)
 
+    def state_dict(self) -> dict:
+        """What makes the coming epochs repeatable: the seed and the next epoch number (for checkpoints)."""
+        return {"seed": self.seed, "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.seed = _check_count("seed", state["seed"], 0)
+        self.epoch = _check_count("epoch", state["epoch"], 0)
+
     def batch_indices(self, epoch: int) -> list:
         """The dataset indices of each batch of ``epoch``."""
         n = len(self.dataset)

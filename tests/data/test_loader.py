@@ -74,6 +74,19 @@ def test_epochs_differ_and_set_epoch_replays():
     np.testing.assert_array_equal(epoch(loader)[0][0], second[0][0])
 
 
+def test_state_dict_resumes_a_loader_with_a_drawn_seed():
+    loader = DataLoader(dataset(), 10, shuffle=True, transform=T.RandomHorizontalFlip())
+    epoch(loader)
+    state = loader.state_dict()
+    expected = epoch(loader)
+    fresh = DataLoader(dataset(), 10, shuffle=True, transform=T.RandomHorizontalFlip(), seed=0)
+    fresh.load_state_dict(state)
+    assert state["epoch"] == 1
+    for (xa, ya), (xb, yb) in zip(expected, epoch(fresh), strict=True):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+
+
 def test_seed_from_strided_generator_and_global_generator_untouched():
     st.manual_seed(11)
     a = epoch(DataLoader(dataset(), 10, shuffle=True))

@@ -46,37 +46,36 @@ def sample(batch, src_x, src_y, fill=0, interpolation: str = "bilinear", transfo
     padded = np.empty((n, channels, height + 2, width + 2), dtype=dtype)
     padded[...] = channel_values(transform, fill, channels, dtype)
     padded[:, :, 1:-1, 1:-1] = batch
-    flat = padded.reshape(n, channels, -1)
     stride = width + 2
-    x = np.clip(src_x + 1.0, 0.0, width + 1.0)
-    y = np.clip(src_y + 1.0, 0.0, height + 1.0)
+    x = np.clip(src_x + 1.0, 0.0, width + 1.0).reshape(n, 1, -1)
+    y = np.clip(src_y + 1.0, 0.0, height + 1.0).reshape(n, 1, -1)
     out_shape = (n, channels) + src_x.shape[1:]
+    # Flat index of each sample point in each (image, channel) plane of the padded batch: one 1-D take per corner.
+    planes = (np.arange(n * channels) * (height + 2) * stride).reshape(n, channels, 1)
+    values = padded.reshape(-1)
     if interpolation == "nearest":
-        index = (np.rint(y).astype(np.intp) * stride + np.rint(x).astype(np.intp)).reshape(n, 1, -1)
-        return np.take_along_axis(flat, index, axis=2).reshape(out_shape)
-    x0 = np.minimum(np.floor(x), width).astype(np.intp)
-    y0 = np.minimum(np.floor(y), height).astype(np.intp)
-    wx = (x - x0).astype(dtype).reshape(n, 1, -1)
-    wy = (y - y0).astype(dtype).reshape(n, 1, -1)
-    index = (y0 * stride + x0).reshape(n, 1, -1)
-
-    def corner(offset):
-        return np.take_along_axis(flat, index + offset, axis=2)
-
-    top = corner(0) * (1 - wx) + corner(1) * wx
-    bottom = corner(stride) * (1 - wx) + corner(stride + 1) * wx
+        return values.take(planes + np.rint(y).astype(np.intp) * stride + np.rint(x).astype(np.intp)).reshape(out_shape)
+    x0 = np.minimum(np.floor(x), width)
+    y0 = np.minimum(np.floor(y), height)
+    wx, wy = (x - x0).astype(dtype), (y - y0).astype(dtype)
+    base = planes + y0.astype(np.intp) * stride + x0.astype(np.intp)
+    # x0 <= W and y0 <= H, so the +1 neighbours stay inside the padded plane: shift the array, not the indices.
+    top = values.take(base) * (1 - wx) + values[1:].take(base) * wx
+    bottom = values[stride:].take(base) * (1 - wx) + values[stride + 1:].take(base) * wx
     return (top * (1 - wy) + bottom * wy).reshape(out_shape)
 
 
 def warp(batch, inverse, fill=0, interpolation: str = "bilinear", transform=None) -> np.ndarray:
     """Apply per-image inverse affine matrices (N, 2, 3) about the image centre; same size out, dtype kept."""
     height, width = batch.shape[2:]
+    dtype = work_dtype(batch)  # float32 coordinates are exact enough for uint8 and float32 images
     cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
-    xs = (np.arange(width) - cx)[None, None, :]
-    ys = (np.arange(height) - cy)[None, :, None]
-    m = inverse[:, :, :, None, None]
-    src_x = m[:, 0, 0] * xs + m[:, 0, 1] * ys + m[:, 0, 2] + cx
-    src_y = m[:, 1, 0] * xs + m[:, 1, 1] * ys + m[:, 1, 2] + cy
+    xs = (np.arange(width) - cx).astype(dtype)[None, None, :]
+    ys = (np.arange(height) - cy).astype(dtype)[None, :, None]
+    m = inverse.astype(dtype)[:, :, :, None, None]
+    # (N, 1, W) + (N, H, 1): the only full-size pass is the final broadcast sum.
+    src_x = m[:, 0, 0] * xs + (m[:, 0, 1] * ys + (m[:, 0, 2] + cx))
+    src_y = m[:, 1, 0] * xs + (m[:, 1, 1] * ys + (m[:, 1, 2] + cy))
     return restore_dtype(sample(batch, src_x, src_y, fill, interpolation, transform), batch)
 
 
