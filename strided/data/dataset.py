@@ -13,20 +13,11 @@ copy, with no Python loop over samples. Images are uint8 as stored (or whatever 
 
 import numpy as np
 
+from .transforms.base import apply_transform
+
 
 class DatasetError(ValueError):
     """A dataset file or folder that cannot be used as it is; the message names it and says why."""
-
-
-def apply_transform(transform, images, rng):
-    """Call ``transform`` on a batch, passing ``rng`` to strided transforms (plain callables get images only)."""
-    if transform is None:
-        return images
-    from .transforms.base import Compose, Transform
-
-    if isinstance(transform, (Transform, Compose)):
-        return transform(images, rng=rng)
-    return transform(images)
 
 
 class Dataset:

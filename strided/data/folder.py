@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from ..preprocess import DEFAULT_MAX_PIXELS, ImageDecodeError, open_image
-from .dataset import Dataset, DatasetError, _check_indices, apply_transform
-from .transforms.base import pair
+from .dataset import Dataset, DatasetError, _check_indices
+from .transforms.base import apply_transform, pair
 
 IMG_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 MODES = ("L", "RGB")

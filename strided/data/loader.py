@@ -21,7 +21,8 @@ import threading
 import numpy as np
 
 from .. import rng as strided_rng
-from .dataset import apply_transform, fetch_batch
+from .dataset import fetch_batch
+from .transforms.base import apply_transform
 
 POLL_S = 0.05
 JOIN_TIMEOUT_S = 10.0

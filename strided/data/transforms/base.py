@@ -124,6 +124,21 @@ def symmetric_range(transform, value, name: str, center: float = 0.0, lower=None
     return float(low), float(high)
 
 
+def apply_transform(transform, images, rng):
+    """Call ``transform`` on a batch, passing ``rng`` to strided transforms (plain callables get images only)."""
+    if transform is None:
+        return images
+    if isinstance(transform, (Transform, Compose)):
+        return transform(images, rng=rng)
+    return transform(images)
+
+
+def probability(transform, p: float) -> float:
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{type(transform).__name__}: p must lie in [0, 1], got {p}")
+    return float(p)
+
+
 class Compose:
     """Apply ``transforms`` in order (each strided transform gets the same ``rng``)."""
 
@@ -134,8 +149,6 @@ class Compose:
                 raise ValueError(f"Compose: expected callables, got {t!r}")
 
     def __call__(self, x, rng=None):
-        from ..dataset import apply_transform
-
         rng = strided_rng.get_generator() if rng is None else rng
         for t in self.transforms:
             x = apply_transform(t, x, rng)

@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from .base import RandomTransform, Transform, check_channels, max_value, restore_dtype, work_dtype
+from .base import RandomTransform, Transform, check_channels, max_value, probability, restore_dtype, work_dtype
 
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)
 
@@ -71,9 +71,7 @@ class RandomGrayscale(RandomTransform):
     """Turn each image gray with probability ``p``, keeping its number of channels."""
 
     def __init__(self, p: float = 0.1):
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"RandomGrayscale: p must lie in [0, 1], got {p}")
-        self.p = p
+        self.p = probability(self, p)
 
     def draw(self, n, shape, rng):
         return {"gray": rng.random(n) < self.p}

@@ -10,22 +10,21 @@ import math
 
 import numpy as np
 
-from .base import RandomTransform, channel_values
+from .base import RandomTransform, channel_values, probability
 
 ATTEMPTS = 10
 
 
 class RandomErasing(RandomTransform):
     def __init__(self, p: float = 0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0, inplace: bool = False):
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"RandomErasing: p must lie in [0, 1], got {p}")
         if not (len(scale) == 2 and 0 <= scale[0] <= scale[1] <= 1):
             raise ValueError(f"RandomErasing: scale must be (min, max) within [0, 1], got {scale!r}")
         if not (len(ratio) == 2 and 0 < ratio[0] <= ratio[1]):
             raise ValueError(f"RandomErasing: ratio must be (min, max) with 0 < min <= max, got {ratio!r}")
         if isinstance(value, str) and value != "random":
             raise ValueError(f"RandomErasing: value must be a number, one per channel, or 'random', got {value!r}")
-        self.p, self.scale, self.ratio, self.value, self.inplace = p, tuple(scale), tuple(ratio), value, inplace
+        self.p = probability(self, p)
+        self.scale, self.ratio, self.value, self.inplace = tuple(scale), tuple(ratio), value, inplace
 
     def draw(self, n, shape, rng):
         height, width = shape[2:]

@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .base import RandomTransform, Transform, channel_values, pair, restore_dtype, work_dtype
+from .base import RandomTransform, Transform, channel_values, pair, probability, restore_dtype, work_dtype
 
 PADDING_MODES = ("constant", "edge", "reflect", "symmetric")
 INTERPOLATIONS = ("bilinear", "nearest")
@@ -202,9 +202,7 @@ class RandomHorizontalFlip(RandomTransform):
     axis = -1
 
     def __init__(self, p: float = 0.5):
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"{type(self).__name__}: p must lie in [0, 1], got {p}")
-        self.p = p
+        self.p = probability(self, p)
 
     def draw(self, n, shape, rng):
         return {"flip": rng.random(n) < self.p}
