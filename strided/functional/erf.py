@@ -41,19 +41,31 @@ _ONE_OVER_SQRT_PI = 5.6418958354775628695e-1
 _ERFC_UNDERFLOW = 40.0
 
 
-def _as_floating(x) -> np.ndarray:
+def _flat_floating(x) -> np.ndarray:
+    """x as a 1-d floating array (integers become float64): the kernels below index it flat."""
     x = np.asarray(x)
-    return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
+    return (x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)).reshape(-1)
+
+
+def _select(mask: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a where mask, else b. Exact for finite a and b (one product is zero) and, unlike np.where with
+    a scattered mask, branch-free: several times faster on large arrays."""
+    return a * mask + b * ~mask
 
 
 def _rational(t, num, den, n_loop):
     """Cody's nested evaluation: (((num[-1] t + num[0]) t + ...) + num[n]) / ((t + den[0]) t + ... + den[n])."""
-    xnum = num[-1] * t
-    xden = t
+    xnum = t * num[-1]
+    xden = t.copy()
     for i in range(n_loop):
-        xnum = (xnum + num[i]) * t
-        xden = (xden + den[i]) * t
-    return (xnum + num[n_loop]) / (xden + den[n_loop])
+        xnum += num[i]
+        xnum *= t
+        xden += den[i]
+        xden *= t
+    xnum += num[n_loop]
+    xden += den[n_loop]
+    xnum /= xden
+    return xnum
 
 
 def _erf_small(x):
@@ -63,48 +75,47 @@ def _erf_small(x):
 
 def _exp_minus_square(y):
     """exp(-y^2) without magnifying the rounding error of y^2 (Cody's split at multiples of 1/16)."""
-    s = np.trunc(y * 16.0) / 16.0
-    return np.exp(-s * s) * np.exp(-(y - s) * (y + s))
+    s = np.trunc(y * 16.0)
+    s /= 16.0
+    result = np.exp(-(s * s))
+    result *= np.exp(-((y - s) * (y + s)))
+    return result
 
 
-def _erfc_positive(y):
-    """erfc(y) for y > 0.46875 (y may hold inf and nan)."""
-    out = np.empty_like(y)
-    middle = y <= _MIDDLE_END
-    ym = y[middle]
-    out[middle] = _exp_minus_square(ym) * _rational(ym, _C, _D, 7)
-    tail = ~middle
-    yt = np.minimum(y[tail], _ERFC_UNDERFLOW)  # nan stays nan
-    inv_sq = 1.0 / (yt * yt)
-    r = inv_sq * _rational(inv_sq, _P, _Q, 4)
-    out[tail] = _exp_minus_square(yt) * ((_ONE_OVER_SQRT_PI - r) / yt)
+def _erfc_of_magnitude(y):
+    """erfc(y) for a 1-d y = |x| > 0.46875; below that the value returned is unused (and finite)."""
+    middle = np.clip(y, _THRESHOLD, _MIDDLE_END)
+    out = _exp_minus_square(middle) * _rational(middle, _C, _D, 7)
+    # Beyond 4 (rare for activations) only the few elements there are gathered and computed.
+    tail = np.flatnonzero(y > _MIDDLE_END)
+    if tail.size:
+        yt = np.minimum(y[tail], _ERFC_UNDERFLOW)
+        inv_sq = 1.0 / (yt * yt)
+        r = inv_sq * _rational(inv_sq, _P, _Q, 4)
+        out[tail] = _exp_minus_square(yt) * ((_ONE_OVER_SQRT_PI - r) / yt)
     return out
 
 
 def erf(x) -> np.ndarray:
     """The error function erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt, elementwise."""
-    x = _as_floating(x)
+    shape = np.shape(x)
+    x = _flat_floating(x)
     y = np.abs(x)
-    out = np.empty_like(x)
-    small = y <= _THRESHOLD
-    out[small] = _erf_small(x[small])
-    large = ~small
+    small = _erf_small(np.clip(x, -_THRESHOLD, _THRESHOLD))
     # (0.5 - erfc) + 0.5 rather than 1 - erfc: Cody's ordering, one rounding fewer near erf = 0.5.
-    out[large] = np.copysign((0.5 - _erfc_positive(y[large])) + 0.5, x[large])
-    return out
+    large = np.copysign((0.5 - _erfc_of_magnitude(y)) + 0.5, x)
+    return _select(y <= _THRESHOLD, small, large).reshape(shape)
 
 
 def erfc(x) -> np.ndarray:
     """The complementary error function erfc(x) = 1 - erf(x), accurate in the tails, elementwise."""
-    x = _as_floating(x)
+    shape = np.shape(x)
+    x = _flat_floating(x)
     y = np.abs(x)
-    out = np.empty_like(x)
-    small = y <= _THRESHOLD
-    out[small] = 1.0 - _erf_small(x[small])
-    large = ~small
-    tail = _erfc_positive(y[large])
-    out[large] = np.where(x[large] < 0, 2.0 - tail, tail)
-    return out
+    small = 1.0 - _erf_small(np.clip(x, -_THRESHOLD, _THRESHOLD))
+    tail = _erfc_of_magnitude(y)
+    large = _select(x < 0, 2.0 - tail, tail)
+    return _select(y <= _THRESHOLD, small, large).reshape(shape)
 
 
 __all__ = ["erf", "erfc"]

@@ -78,33 +78,34 @@ class LeakyReLU(_Activation):
         return ", ".join(filter(None, [f"negative_slope={self.negative_slope}", _inplace_repr(self.inplace)]))
 
 
-class ELU(_Activation):
+class ELU(Module):
     """y = x if x > 0 else alpha * (exp(x) - 1). Backward: dx = grad, or grad * alpha * exp(x) where x <= 0."""
-
-    keeps_output = False
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
         self.alpha = float(alpha)
         self.inplace = inplace
 
-    def _apply(self, x):
-        return F.elu(x, self.alpha)
+    def forward(self, x):
+        check_array(self, x)
+        y = F.elu(x, self.alpha)
+        self.save_for_backward(x, y)  # alpha * exp(x) = y + alpha: backward needs no exp of its own
+        return y
 
-    def _gradient(self, grad_out, x):
-        return F.elu_backward(grad_out, x, self.alpha)
+    def backward(self, grad_out):
+        x, y = self.saved_for_backward()
+        check_grad(self, grad_out, x.shape)
+        return F.elu_backward(grad_out, x, y, self.alpha)
 
     def extra_repr(self):
         return ", ".join(filter(None, [f"alpha={self.alpha}", _inplace_repr(self.inplace)]))
 
 
-class GELU(_Activation):
+class GELU(Module):
     """y = x * Phi(x), Phi the standard normal CDF, exact (via erf) or with approximate='tanh'.
 
     Backward: dx = grad * (Phi(x) + x * phi(x)), phi the normal density (or the tanh form's derivative).
     """
-
-    keeps_output = False
 
     def __init__(self, approximate: str = "none"):
         super().__init__()
@@ -112,11 +113,17 @@ class GELU(_Activation):
             raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
-    def _apply(self, x):
-        return F.gelu(x, self.approximate)
+    def forward(self, x):
+        check_array(self, x)
+        # The exact form keeps Phi(x) too, so that backward does not evaluate erf a second time.
+        cdf = F.normal_cdf(x) if self.approximate == "none" else None
+        self.save_for_backward(x, cdf)
+        return F.gelu(x, self.approximate, cdf)
 
-    def _gradient(self, grad_out, x):
-        return F.gelu_backward(grad_out, x, self.approximate)
+    def backward(self, grad_out):
+        x, cdf = self.saved_for_backward()
+        check_grad(self, grad_out, x.shape)
+        return F.gelu_backward(grad_out, x, self.approximate, cdf)
 
     def extra_repr(self):
         return f"approximate={self.approximate!r}"

@@ -66,7 +66,11 @@ def test_float32_stays_float32_and_is_accurate_to_float32(function, reference):
 
 def test_shapes_scalars_and_integers():
     assert erf(np.zeros((2, 3, 4))).shape == (2, 3, 4)
-    assert erf(0.5).shape == () and abs(float(erf(0.5)) - math.erf(0.5)) < 1e-16
+    assert erf(np.zeros((0, 3))).shape == (0, 3)
+    for x in (0.3, 2.0, -5.0, 7.5):  # 0-d input in each of the three ranges
+        assert erf(x).shape == erfc(np.array(x)).shape == ()
+        assert abs(float(erf(x)) - math.erf(x)) <= 1e-15 * abs(math.erf(x))
+        assert abs(float(erfc(np.array(x))) - math.erfc(x)) <= 1e-15 * math.erfc(x)
     out = erf(np.array([1, 2]))
     assert out.dtype == np.float64
     np.testing.assert_allclose(out, [math.erf(1), math.erf(2)], rtol=1e-15)
