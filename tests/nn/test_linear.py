@@ -122,6 +122,7 @@ def test_flatten_errors():
 def test_identity(dtype):
     x = np.random.default_rng(0).standard_normal((2, 3)).astype(dtype)
     check_torch_parity(st.nn.Identity(54, unused=0.1), torch.nn.Identity(54, unused=0.1), x)
+    check_numerical_gradients(st.nn.Identity(), x.astype(np.float64))
     layer = st.nn.Identity()
     assert layer(x) is x
     with pytest.raises(ValueError, match=r"Identity: backward expected a gradient of shape \(2, 3\)"):
