@@ -57,13 +57,15 @@ class Preprocessing:
         except (KeyError, TypeError) as error:
             raise ValueError(f"preprocessing: expected mode, size, mean and std, got {data!r}") from error
 
+    def transform(self):
+        """The same normalisation as a data transform, for training loaders: ToFloat then Normalize."""
+        from .data import transforms
+
+        return transforms.Compose([transforms.ToFloat(), transforms.Normalize(self.mean, self.std)])
+
     def normalize(self, images: np.ndarray) -> np.ndarray:
         """uint8 images (N, C, H, W) or (C, H, W) -> float32, scaled to [0, 1] and normalised."""
-        x = images.astype(np.float32) / np.float32(255) if images.dtype == np.uint8 else images.astype(np.float32)
-        shape = (-1, 1, 1)
-        mean = np.asarray(self.mean, np.float32).reshape(shape)
-        std = np.asarray(self.std, np.float32).reshape(shape)
-        return (x - mean) / std
+        return self.transform()(images)
 
     def image_to_uint8(self, image) -> np.ndarray:
         """A Pillow image -> uint8 (C, H, W) in this mode and size."""

@@ -1,0 +1,7 @@
+"""``python -m strided`` is the ``strided`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,81 @@
+"""The ``strided`` command line: parse the arguments, hand them to strided/commands/, report errors.
+
+Each sub-command lives in its own module under strided/commands/ with ``add_arguments(parser)``
+and ``run(args) -> exit code``. A mistake a user can make (a missing file, an unknown model or
+dataset, an image that cannot be decoded, a file that is not a model) ends as one line on stderr
+and a non-zero exit, never a traceback. Set STRIDED_DEBUG=1 to see tracebacks.
+"""
+
+import argparse
+import importlib
+import os
+import sys
+
+COMMANDS = {
+    "train": "train a model and write a run folder (model, checkpoint, metrics, plots)",
+    "evaluate": "accuracy, per-class metrics and the confusion matrix of a model on a dataset",
+    "predict": "classify image files with a model",
+    "summary": "print a model's layers, output shapes and parameter counts",
+    "serve": "run the HTTP inference service and its web page",
+    "bench": "time strided against PyTorch on the benchmark networks",
+}
+
+
+class UserError(Exception):
+    """A problem with what the user asked for; its message is all they need to see."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="strided", description="A CNN library on NumPy: train, evaluate, "
+                                     "predict and serve convolutional networks.")
+    parser.add_argument("--version", action="version", version=f"strided {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name == "bench":  # its own parser owns its options
+            command_parser.add_argument("bench_args", nargs=argparse.REMAINDER)
+        else:
+            importlib.import_module(f"strided.commands.{name}").add_arguments(command_parser)
+    return parser
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        if args.command == "bench":
+            from .benchmark.runner import main as bench_main
+
+            return bench_main(args.bench_args)
+        return importlib.import_module(f"strided.commands.{args.command}").run(args)
+    except KeyboardInterrupt:
+        print("strided: interrupted", file=sys.stderr)
+        return 130
+    except (UserError, ValueError, OSError, ImportError) as error:
+        if os.environ.get("STRIDED_DEBUG"):
+            raise
+        print(f"strided {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        return 1
+    except Exception as error:  # a bug of ours: still no traceback unless asked for
+        if os.environ.get("STRIDED_DEBUG"):
+            raise
+        print(f"strided {args.command}: internal error: {type(error).__name__}: {_one_line(error)} "
+              "(set STRIDED_DEBUG=1 for a traceback)", file=sys.stderr)
+        return 3
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    if isinstance(error, OSError) and error.filename and error.strerror:
+        text = f"{error.filename}: {error.strerror}"
+    return " ".join(text.split())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Datasets by the names the command line uses: sample, mnist, fashion-mnist, kmnist, cifar10, or a folder."""
+
+from pathlib import Path
+
+BUILT_IN = ("sample", "mnist", "fashion-mnist", "kmnist", "cifar10")
+
+
+def open_dataset(name: str, data_dir=None, train: bool = True, mode: str | None = None, size=None):
+    """The dataset called ``name`` (its training or test split), and whether it has a separate test split.
+
+    ``mode`` and ``size`` apply to image folders (the built-in datasets have fixed ones).
+    """
+    from .. import data
+
+    if name == "sample":
+        return data.load_sample(), False
+    classes = {"mnist": data.MNIST, "fashion-mnist": data.FashionMNIST, "kmnist": data.KMNIST,
+               "cifar10": data.CIFAR10}
+    if name in classes:
+        return classes[name](root=data_dir, train=train), True
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        return data.ImageFolder(folder, mode=mode or "RGB", size=size or (32, 32), on_error="skip"), False
+    raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(BUILT_IN)} or a folder of class "
+                     "sub-folders of images")
