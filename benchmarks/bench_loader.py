@@ -8,7 +8,8 @@ Part 2: the issue's check, "a training epoch with augmentation must not be more 
 than without": an epoch whose consumer spends about one training step per batch, timed without
 and with augmentation. Consumers: ``sleep`` (waits --step-ms, like a step that releases the GIL),
 ``numpy`` (that long of BLAS matmuls, competing for the CPU), and ``model`` (a real strided CNN
-training step, when strided.nn has Conv2d and MaxPool2d).
+training step, when strided.nn has Conv2d and MaxPool2d). On a machine with few cores, compare with
+``OPENBLAS_NUM_THREADS=1`` (or cores - 1): OpenBLAS on every core fights the loader thread.
 """
 
 import argparse

@@ -88,15 +88,17 @@ def test_sampler_matches_torch_grid_sample(dtype, seed):
     assert_close(ours, theirs, TOLERANCE[np.dtype(dtype)], "bilinear sampling")
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("angle", [17.0, -48.0, 123.0])
-def test_rotation_matches_torch_affine_grid_on_square_images(angle):
-    x = np.random.default_rng(0).random((2, 3, 12, 12))
+def test_rotation_matches_torch_affine_grid_on_square_images(angle, dtype):
+    x = np.random.default_rng(0).random((2, 3, 12, 12)).astype(dtype)
     ours = T.RandomRotation(0).apply(x, angle=angle)
     a = np.radians(angle)
-    theta = torch.tensor([[[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0]]] * 2)
-    grid = F.affine_grid(theta, (2, 3, 12, 12), align_corners=False)
+    theta = torch.tensor([[[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0]]] * 2, dtype=torch.float64)
+    grid = F.affine_grid(theta, (2, 3, 12, 12), align_corners=False).to(torch.from_numpy(x).dtype)
     theirs = F.grid_sample(torch.from_numpy(x), grid, padding_mode="zeros", align_corners=False).numpy()
-    assert_close(ours, theirs, TOLERANCE[np.dtype(np.float64)], f"rotation by {angle}")
+    assert ours.dtype == dtype
+    assert_close(ours, theirs, TOLERANCE[np.dtype(dtype)], f"rotation by {angle}")
 
 
 def test_fill_nearest_and_uint8():
