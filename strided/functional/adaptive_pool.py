@@ -1,0 +1,164 @@
+"""Adaptive and global pooling: the output size is given, and the windows follow from it.
+
+Output position i of an axis of length I pooled to O pools input positions [start_i, end_i):
+
+    start_i = floor(i * I / O),    end_i = ceil((i + 1) * I / O)        (PyTorch's windows)
+
+When I is a multiple of O these are disjoint tiles of I/O, i.e. ordinary pooling with kernel =
+stride = I/O, which takes the fast strided path of strided.functional.pool. Otherwise windows
+may differ in length and overlap, and the two axes are pooled one after the other:
+
+- average: pooling an axis is a product with a fixed (O, I) matrix whose row i holds
+  1/(end_i - start_i) on the window, so y = P_h x P_w^T and dL/dx = P_h^T (dL/dy) P_w;
+- max: the window's max is the max over its rows of the max along each row, gathered through
+  an index table (one column per offset into the window; shorter windows repeat their last
+  index, which can never win a strict comparison). Backward sends each gradient to the argmax.
+
+Global pooling is the case O = 1 on both axes: a plain mean or max over each (H, W) plane.
+"""
+
+import numpy as np
+
+from .pool import _first_max, avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward, scatter_to_argmax
+
+
+def adaptive_windows(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of each output position's window along one axis, PyTorch's formula."""
+    i = np.arange(out_size)
+    return (i * in_size) // out_size, -((-(i + 1) * in_size) // out_size)
+
+
+def adaptive_output_size(input_hw, output_size, who: str = "adaptive_pool2d") -> tuple[int, int]:
+    """Resolve ``output_size`` (int, or (h, w) where None keeps the input's size) and check it."""
+    if isinstance(output_size, (int, np.integer)) or output_size is None:
+        output_size = (output_size, output_size)
+    if not (isinstance(output_size, (tuple, list)) and len(output_size) == 2):
+        raise ValueError(f"{who}: output_size must be an int or a pair (h, w) of ints or None, got {output_size!r}")
+    out = []
+    for size, o in zip(input_hw, output_size, strict=True):
+        if o is None:
+            o = size
+        if isinstance(o, bool) or not isinstance(o, (int, np.integer)) or o < 1:
+            raise ValueError(f"{who}: output_size must be positive ints (or None to keep an axis), "
+                             f"got {tuple(output_size)}")
+        out.append(int(o))
+    return tuple(out)
+
+
+def tile_kernel(input_hw, out_hw):
+    """The kernel (= stride) when both axes divide evenly, else None."""
+    if input_hw[0] % out_hw[0] or input_hw[1] % out_hw[1]:
+        return None
+    return input_hw[0] // out_hw[0], input_hw[1] // out_hw[1]
+
+
+# --------------------------------------------------------------------------- average
+def averaging_matrix(in_size: int, out_size: int, dtype) -> np.ndarray:
+    """P of shape (O, I): P[i, start_i:end_i] = 1 / (end_i - start_i), zero elsewhere."""
+    start, end = adaptive_windows(in_size, out_size)
+    positions = np.arange(in_size)
+    inside = (positions >= start[:, None]) & (positions < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+def adaptive_avg_pool2d(x: np.ndarray, output_size, who: str = "adaptive_avg_pool2d") -> np.ndarray:
+    """y[n, c, i, j] = mean of x[n, c, start_i:end_i, start_j:end_j]."""
+    n, c, h, w = x.shape
+    oh, ow = adaptive_output_size((h, w), output_size, who)
+    if (oh, ow) == (1, 1):
+        return x.mean(axis=(2, 3), keepdims=True)
+    kernel = tile_kernel((h, w), (oh, ow))
+    if kernel is not None:
+        return avg_pool2d(x, kernel, kernel)
+    p_h, p_w = averaging_matrix(h, oh, x.dtype), averaging_matrix(w, ow, x.dtype)
+    along_w = (x.reshape(-1, w) @ p_w.T).reshape(n * c, h, ow)  # one large matrix product
+    return np.matmul(p_h, along_w).reshape(n, c, oh, ow)
+
+
+def adaptive_avg_pool2d_backward(grad_out: np.ndarray, input_shape, dtype=None) -> np.ndarray:
+    """dL/dx[n, c, a, b] = sum over the windows holding (a, b) of dL/dy / window size."""
+    dtype = grad_out.dtype if dtype is None else np.dtype(dtype)
+    n, c, h, w = input_shape
+    oh, ow = grad_out.shape[2:]
+    if (oh, ow) == (1, 1):
+        grad_in = np.empty(input_shape, dtype=dtype)
+        grad_in[...] = grad_out / dtype.type(h * w)
+        return grad_in
+    kernel = tile_kernel((h, w), (oh, ow))
+    if kernel is not None:
+        return avg_pool2d_backward(grad_out, input_shape, kernel, kernel, dtype=dtype)
+    p_h, p_w = averaging_matrix(h, oh, dtype), averaging_matrix(w, ow, dtype)
+    along_w = np.matmul(p_h.T, grad_out.reshape(n * c, oh, ow).astype(dtype, copy=False))
+    return (along_w.reshape(-1, ow) @ p_w).reshape(input_shape)
+
+
+# --------------------------------------------------------------------------- max
+def window_table(in_size: int, out_size: int) -> np.ndarray:
+    """(O, longest window) input indices; a shorter window repeats its last index."""
+    start, end = adaptive_windows(in_size, out_size)
+    return np.minimum(start[:, None] + np.arange((end - start).max()), end[:, None] - 1)
+
+
+def adaptive_max_pool2d(x: np.ndarray, output_size, with_argmax: bool = True, who: str = "adaptive_max_pool2d"):
+    """y[n, c, i, j] = max of x[n, c, start_i:end_i, start_j:end_j].
+
+    Returns (y, argmax). argmax (None without ``with_argmax``) is what the backward needs: for
+    evenly dividing sizes max_pool2d's kernel offsets, otherwise the flat index h*W + w of the
+    row-major first maximum in each plane (PyTorch's tie rule).
+    """
+    n, c, h, w = x.shape
+    oh, ow = adaptive_output_size((h, w), output_size, who)
+    if (oh, ow) == (1, 1):
+        return global_max_pool2d(x, with_argmax)
+    kernel = tile_kernel((h, w), (oh, ow))
+    if kernel is not None:
+        return max_pool2d(x, kernel, kernel, with_argmax=with_argmax)
+    rows, cols = window_table(h, oh), window_table(w, ow)
+    # Along each row: labels are the column indices, which grow along a window (as _first_max needs).
+    row_max, col_arg = _first_max([x[..., cols[:, q]] for q in range(cols.shape[1])],
+                                  list(cols.T) if with_argmax else None)
+    labels = None
+    if with_argmax:  # a row's label is the flat index row*W + col of its maximum
+        labels = [col_arg[:, :, rows[:, q], :] + rows[:, q, None] * w for q in range(rows.shape[1])]
+    return _first_max([row_max[:, :, rows[:, q], :] for q in range(rows.shape[1])], labels)
+
+
+def adaptive_max_pool2d_backward(grad_out: np.ndarray, argmax: np.ndarray, input_shape, dtype=None) -> np.ndarray:
+    """dL/dx: each output's gradient goes to its window's maximum (overlapping windows add up)."""
+    h, w = input_shape[2:]
+    oh, ow = grad_out.shape[2:]
+    if (oh, ow) == (1, 1):
+        return global_max_pool2d_backward(grad_out, argmax, input_shape, dtype)
+    kernel = tile_kernel((h, w), (oh, ow))
+    if kernel is not None:
+        return max_pool2d_backward(grad_out, argmax, input_shape, kernel, kernel, dtype=dtype)
+    return scatter_to_argmax(grad_out, argmax, input_shape, dtype)
+
+
+# --------------------------------------------------------------------------- global
+def global_avg_pool2d(x: np.ndarray) -> np.ndarray:
+    """y[n, c, 0, 0] = mean of the plane x[n, c]."""
+    return x.mean(axis=(2, 3), keepdims=True)
+
+
+def global_avg_pool2d_backward(grad_out: np.ndarray, input_shape, dtype=None) -> np.ndarray:
+    """dL/dx[n, c, a, b] = dL/dy[n, c] / (H * W) for every (a, b)."""
+    return adaptive_avg_pool2d_backward(grad_out, input_shape, dtype)
+
+
+def global_max_pool2d(x: np.ndarray, with_argmax: bool = True):
+    """y[n, c, 0, 0] = max of the plane x[n, c]; argmax is its flat index (the first maximum)."""
+    n, c, h, w = x.shape
+    planes = x.reshape(n, c, h * w)
+    if not with_argmax:
+        return planes.max(axis=2).reshape(n, c, 1, 1), None
+    argmax = planes.argmax(axis=2)[..., None]
+    return np.take_along_axis(planes, argmax, axis=2).reshape(n, c, 1, 1), argmax.reshape(n, c, 1, 1)
+
+
+def global_max_pool2d_backward(grad_out: np.ndarray, argmax: np.ndarray, input_shape, dtype=None) -> np.ndarray:
+    """dL/dx: the whole gradient of each plane goes to its maximum."""
+    n, c, h, w = input_shape
+    grad_in = np.zeros((n, c, h * w), dtype=grad_out.dtype if dtype is None else dtype)
+    np.put_along_axis(grad_in, argmax.reshape(n, c, 1), grad_out.reshape(n, c, 1), axis=2)
+    return grad_in.reshape(input_shape)
