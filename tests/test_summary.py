@@ -177,3 +177,33 @@ def test_batch_norm_statistics_are_non_trainable_and_untouched():
     assert [(r["type"], r["params"], r["non_trainable"]) for r in rows][1] == ("BatchNorm1d", 16, 16)
     assert all(np.array_equal(before[k], v) for k, v in model.state_dict().items())
     assert model.training and all(m.training for m in model.modules())
+
+
+def _torch_output_shapes(model, x) -> dict:
+    """Each torch submodule's output shape, by name, with None for the batch."""
+    shapes, handles = {}, []
+    for name, module in model.named_modules():
+        if name:
+            handles.append(module.register_forward_hook(
+                lambda m, i, out, name=name: shapes.__setitem__(name, (None, *out.shape[1:]))))
+    with torch.no_grad():
+        model.eval()(x)
+    for handle in handles:
+        handle.remove()
+    return shapes
+
+
+def test_pooling_network_shapes_and_counts_match_torch():
+    def build(nn):
+        return nn.Sequential(nn.BatchNorm2d(3), nn.MaxPool2d(2, ceil_mode=True), nn.ReLU(),
+                             nn.AvgPool2d(3, stride=1, padding=1), nn.AdaptiveAvgPool2d((2, 3)), nn.Flatten(),
+                             nn.Linear(18, 5))
+
+    model, reference = build(st.nn), build(torch.nn)
+    rows, lines = _summary(model, (3, 9, 8))
+    expected = _torch_output_shapes(reference, torch.zeros(1, 3, 9, 8))
+    assert {r["name"]: r["output_shape"] for r in rows} == expected
+    counts = {name: sum(p.numel() for p in m.parameters()) for name, m in reference.named_children()}
+    assert {r["name"]: r["params"] for r in rows} == counts
+    trainable = sum(p.numel() for p in reference.parameters())
+    assert _footer(lines)["Trainable params"] == trainable
