@@ -1,0 +1,116 @@
+"""Fashion-MNIST accuracy, strided and PyTorch side by side with the same architecture and recipe.
+
+    python benchmarks/accuracy_fmnist.py [--epochs 8] [--library strided|torch|both] [--root FOLDER]
+
+The recipe: a small CNN (three conv-BN-ReLU blocks of 16, 32 and 64 channels, two max pools,
+dropout, a 128-unit classifier), cheap enough for several epochs in 10 minutes on two cores;
+AdamW with a one-cycle learning rate, label smoothing 0.1, random crops (padding 2) and
+horizontal flips, batch 128, on the full 60,000 training images; test accuracy on the 10,000
+test images. Both libraries get the same data order and augmentation (strided's loader feeds
+both), so only the engines differ. Prints one JSON line per library with the accuracy and
+the training time; benchmarks/RESULTS.md records them.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import strided as st  # noqa: E402
+from strided.data import DataLoader, FashionMNIST, compute_mean_std  # noqa: E402
+from strided.data import transforms as T  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion-mnist"
+BATCH, LR, WEIGHT_DECAY, SMOOTHING = 128, 3e-3, 5e-4, 0.1
+
+
+def strided_model():
+    nn = st.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+        nn.Flatten(), nn.Dropout(0.3), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, 10))
+
+
+def torch_model():
+    from torch import nn
+
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+        nn.Flatten(), nn.Dropout(0.3), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, 10))
+
+
+def loaders(root, seed):
+    train, test = FashionMNIST(root, train=True), FashionMNIST(root, train=False)
+    mean, std = compute_mean_std(train)
+    normalise = [T.ToFloat(), T.Normalize(mean, std)]
+    augment = T.Compose([T.RandomCrop(28, padding=2), T.RandomHorizontalFlip(), *normalise])
+    return (DataLoader(train, BATCH, shuffle=True, drop_last=True, transform=augment, seed=seed),
+            DataLoader(test, 512, transform=T.Compose(normalise)))
+
+
+def run_strided(root, epochs, seed) -> dict:
+    st.manual_seed(seed)
+    train, test = loaders(root, seed)
+    model = strided_model()
+    optimizer = st.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
+    scheduler = st.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=LR, epochs=epochs, steps_per_epoch=len(train))
+    trainer = st.train.Trainer(model, optimizer, st.nn.CrossEntropyLoss(label_smoothing=SMOOTHING),
+                               scheduler=scheduler, scheduler_interval="step", progress=False)
+    started = time.perf_counter()
+    trainer.fit(train, epochs=epochs)
+    seconds = time.perf_counter() - started
+    return {"library": "strided", "epochs": epochs, "train_seconds": round(seconds, 1),
+            "test_accuracy": trainer.evaluate(test)["accuracy"]}
+
+
+def run_torch(root, epochs, seed) -> dict:
+    import torch
+
+    torch.set_num_threads(2)
+    torch.manual_seed(seed)
+    train, test = loaders(root, seed)
+    model = torch_model()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=LR, epochs=epochs, steps_per_epoch=len(train))
+    criterion = torch.nn.CrossEntropyLoss(label_smoothing=SMOOTHING)
+    started = time.perf_counter()
+    for epoch in range(epochs):
+        train.set_epoch(epoch)
+        model.train()
+        for x, y in train:
+            optimizer.zero_grad()
+            criterion(model(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+            optimizer.step()
+            scheduler.step()
+    seconds = time.perf_counter() - started
+    model.eval()
+    correct = 0
+    with torch.inference_mode():
+        for x, y in test:
+            correct += int((model(torch.from_numpy(x)).argmax(1).numpy() == y).sum())
+    return {"library": "torch", "epochs": epochs, "train_seconds": round(seconds, 1),
+            "test_accuracy": correct / len(test.dataset)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--library", choices=["strided", "torch", "both"], default="both")
+    parser.add_argument("--root", default=str(SHARED), help="folder holding the Fashion-MNIST IDX files")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    runners = {"strided": run_strided, "torch": run_torch}
+    for name in (["strided", "torch"] if args.library == "both" else [args.library]):
+        print(json.dumps(runners[name](args.root, args.epochs, args.seed)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
