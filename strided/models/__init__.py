@@ -1,5 +1,21 @@
-"""Model builders: plain functions returning Modules (see registry.py for how they are listed)."""
+"""Model builders: plain functions returning Modules (see registry.py for how they are listed).
 
+``seed_cnn`` and ``lenet5`` (simple.py), ``resnet`` / ``resnet_cifar`` (resnet.py) and
+``densenet`` / ``densenet121`` / ``densenet_cifar`` (densenet.py); each takes ``num_classes`` and
+``in_channels`` and works on any image of at least its ``min_input_size``.
+"""
+
+from .densenet import DenseNet, densenet, densenet121, densenet_cifar
+from .network import Network
 from .registry import MODEL_BUILDERS, build_model, register_model
+from .resnet import (
+    ResNet, resnet, resnet18, resnet34, resnet50, resnet_cifar, resnet_cifar20, resnet_cifar32, resnet_cifar44,
+    resnet_cifar56,
+)
+from .simple import lenet5, seed_cnn
 
-__all__ = ["MODEL_BUILDERS", "build_model", "register_model"]
+__all__ = [
+    "MODEL_BUILDERS", "DenseNet", "Network", "ResNet", "build_model", "densenet", "densenet121", "densenet_cifar",
+    "lenet5", "register_model", "resnet", "resnet18", "resnet34", "resnet50", "resnet_cifar", "resnet_cifar20",
+    "resnet_cifar32", "resnet_cifar44", "resnet_cifar56", "seed_cnn",
+]
