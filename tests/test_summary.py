@@ -193,11 +193,12 @@ def _torch_output_shapes(model, x) -> dict:
     return shapes
 
 
-def test_pooling_network_shapes_and_counts_match_torch():
+def test_conv_network_shapes_and_counts_match_torch():
     def build(nn):
-        return nn.Sequential(nn.BatchNorm2d(3), nn.MaxPool2d(2, ceil_mode=True), nn.ReLU(),
+        return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.MaxPool2d(2, ceil_mode=True),
+                             nn.ReLU(), nn.Conv2d(8, 6, (3, 2), stride=2, groups=2, bias=False),
                              nn.AvgPool2d(3, stride=1, padding=1), nn.AdaptiveAvgPool2d((2, 3)), nn.Flatten(),
-                             nn.Linear(18, 5))
+                             nn.Linear(36, 5))
 
     model, reference = build(st.nn), build(torch.nn)
     rows, lines = _summary(model, (3, 9, 8))
