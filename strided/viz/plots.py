@@ -136,8 +136,8 @@ def plot_filters(model_or_layer, path, max_filters=64) -> Path:
         tiles = [(_unit_range(weight[o, c]), f"{o}" if in_channels == 1 else f"{o}.{c}")
                  for o in range(out_channels) for c in range(in_channels)][:max_filters]
     rows, columns = _grid(len(tiles))
-    fig = _figure(1.1 * columns + 0.4, 1.1 * rows + 0.6)
-    fig.suptitle(f"Filters of {name or 'the conv layer'} ({conv.label()}, {tuple(weight.shape)})")
+    fig = _figure(max(1.1 * columns + 0.4, 4.5), 1.1 * rows + 0.7)
+    fig.suptitle(f"Filters of {name or 'the conv layer'}: {conv.label()}\nweight {tuple(weight.shape)}", fontsize=10)
     for i, (tile, label) in enumerate(tiles):
         ax = fig.add_subplot(rows, columns, i + 1)
         ax.imshow(tile, cmap=None if tile.ndim == 3 else "gray", interpolation="nearest")
