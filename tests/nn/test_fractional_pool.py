@@ -66,16 +66,26 @@ def test_output_ratio_matches_torch(ratio, dtype):
     check_torch_parity(ours, twin, _input((2, 3, 11, 13), dtype))
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_window_starts_equal_torchs_indices_for_extreme_samples(dtype):
-    """Samples next to 0 and 1 (where rounding of (i + u) * alpha matters) give PyTorch's windows."""
-    x = np.arange(2 * 3 * 17 * 17, dtype=dtype).reshape(2, 3, 17, 17)  # increasing: argmax = bottom-right
-    u = np.array([[[0.0, np.nextafter(dtype(1), dtype(0))], [0.5, 0.25], [1e-7, 0.9999]]] * 2, dtype=dtype)
-    _, ours = fractional_max_pool2d(x, 3, (6, 5), u)
-    _, theirs = torch.nn.functional.fractional_max_pool2d(torch.from_numpy(x), 3, output_size=(6, 5),
+def _extreme_samples(dtype):
+    below_one = np.nextafter(dtype(1), dtype(0))  # 1 + below_one rounds to 2 in this dtype
+    return np.array([[[below_one, below_one], [0.5, 0.25], [1e-7, 0.9999]], [[0.0, 0.0], [0.3, 0.7], [0.1, 0.6]]],
+                    dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("size, out, samples", [
+    (17, (6, 5), _extreme_samples),
+    # (i + u) * alpha lands next to an integer: float32 arithmetic floors differently from float64 here
+    (21, (16, 16), lambda dtype: np.full((1, 2, 2), 0.99999934, dtype=dtype)),
+])
+def test_window_starts_equal_torchs_for_samples_where_rounding_matters(size, out, samples, dtype):
+    u = samples(dtype)
+    x = np.arange(u.shape[0] * u.shape[1] * size * size, dtype=dtype).reshape(*u.shape[:2], size, size)
+    _, ours = fractional_max_pool2d(x, 3, out, u)  # x increases, so the argmax is each window's last position
+    _, theirs = torch.nn.functional.fractional_max_pool2d(torch.from_numpy(x), 3, output_size=out,
                                                           _random_samples=torch.from_numpy(u), return_indices=True)
     np.testing.assert_array_equal(ours, theirs.numpy())
-    assert fractional_starts(u[..., 0], 17, 5, 3)[..., -1].tolist() == [[14] * 3] * 2
+    assert (fractional_starts(u[..., 0], size, out[1], 3)[..., -1] == size - 3).all()
 
 
 def test_samples_come_from_the_seeded_generator():
