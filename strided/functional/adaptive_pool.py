@@ -71,8 +71,16 @@ def adaptive_avg_pool2d(x: np.ndarray, output_size, who: str = "adaptive_avg_poo
     if kernel is not None:
         return avg_pool2d(x, kernel, kernel)
     p_h, p_w = averaging_matrix(h, oh, x.dtype), averaging_matrix(w, ow, x.dtype)
-    along_w = (x.reshape(-1, w) @ p_w.T).reshape(n * c, h, ow)  # one large matrix product
-    return np.matmul(p_h, along_w).reshape(n, c, oh, ow)
+    # Each axis is one large matrix product (a batch of small ones would be much slower):
+    # pool W on rows of x, then move H last and pool it the same way.
+    along_w = (x.reshape(-1, w) @ p_w.T).reshape(n, c, h, ow)
+    both = _last_axis_product(along_w.swapaxes(2, 3), p_h.T)  # (N, C, O_w, O_h)
+    return np.ascontiguousarray(both.swapaxes(2, 3))
+
+
+def _last_axis_product(a: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """a @ matrix over a's last axis, as one 2-D matrix product (copies ``a`` if it is a view)."""
+    return (np.ascontiguousarray(a).reshape(-1, a.shape[-1]) @ matrix).reshape(*a.shape[:-1], matrix.shape[1])
 
 
 def adaptive_avg_pool2d_backward(grad_out: np.ndarray, input_shape, dtype=None) -> np.ndarray:
@@ -88,8 +96,8 @@ def adaptive_avg_pool2d_backward(grad_out: np.ndarray, input_shape, dtype=None) 
     if kernel is not None:
         return avg_pool2d_backward(grad_out, input_shape, kernel, kernel, dtype=dtype)
     p_h, p_w = averaging_matrix(h, oh, dtype), averaging_matrix(w, ow, dtype)
-    along_w = np.matmul(p_h.T, grad_out.reshape(n * c, oh, ow).astype(dtype, copy=False))
-    return (along_w.reshape(-1, ow) @ p_w).reshape(input_shape)
+    along_h = _last_axis_product(grad_out.astype(dtype, copy=False).swapaxes(2, 3), p_h)  # (N, C, O_w, H)
+    return _last_axis_product(along_h.swapaxes(2, 3), p_w)
 
 
 # --------------------------------------------------------------------------- max

@@ -16,6 +16,7 @@ Backward adds the output gradient back through the same views: to the view that 
 to every view divided by the window's divisor (average).
 """
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -80,6 +81,13 @@ def pool_geometry(input_hw, kernel_size, stride=None, padding=0, dilation=1, cei
                   who: str = "pool2d") -> PoolGeometry:
     """Check the arguments against the input's (H, W) and work out the output size and padding."""
     kernel, stride, padding, dilation = check_pool_args(kernel_size, stride, padding, dilation, who)
+    return _geometry(tuple(input_hw), kernel, stride, padding, dilation, bool(ceil_mode), who)
+
+
+@functools.lru_cache(maxsize=512)
+def _geometry(input_hw, kernel, stride, padding, dilation, ceil_mode, who) -> PoolGeometry:
+    # Cached: a layer sees the same few input sizes again and again, and at batch size 1 this
+    # arithmetic would cost as much as the pooling itself.
     out, after = [], []
     for axis, size, k, s, p, d in zip(("height", "width"), input_hw, kernel, stride, padding, dilation, strict=True):
         span = d * (k - 1) + 1
@@ -131,25 +139,34 @@ def max_pool2d(x: np.ndarray, kernel_size, stride=None, padding=0, dilation=1, c
     (inference needs no backward). NaN propagates to the output.
 
     A window is a product of rows and columns, so its max takes two passes: the max over K_w
-    column offsets for every row, then the max over K_h of those row maxima. That is K_w + K_h - 2
+    column offsets for every input row, then the max over K_h of those. That is K_w + K_h - 2
     np.maximum calls instead of K_h*K_w - 1 (and much faster than a reduction over tiny axes).
     The first maximum of the first row that holds the maximum is the row-major first maximum.
+    A 2x2 kernel uses a small comparison tree instead (_max4), the common case made fastest.
     """
     geom = pool_geometry(x.shape[2:], kernel_size, stride, padding, dilation, ceil_mode, who)
     (kh, kw), (sh, sw), (dh, dw), (oh, ow) = geom.kernel, geom.stride, geom.dilation, geom.out
     padded = pad_hw(x, geom, -np.inf)[:, :, : (oh - 1) * sh + (kh - 1) * dh + 1]  # only rows that windows use
-    if geom.kernel == (2, 2) and with_argmax:
-        return _max4(*geom.views(padded))
-    columns = [padded[:, :, :, j * dw: j * dw + (ow - 1) * sw + 1: sw] for j in range(kw)]
-    dtype = argmax_dtype(kh * kw) if with_argmax else None
-    row_max, col_arg = _first_max(columns, [dtype.type(j) for j in range(kw)] if dtype else None)
 
     def rows_of(a, i):
         return a[:, :, i * dh: i * dh + (oh - 1) * sh + 1: sh]
 
-    # Row i's label is its kernel offset k = i*K_w + (that row's column argmax).
-    labels = [rows_of(col_arg, i) + dtype.type(i * kw) for i in range(kh)] if dtype else None
-    return _first_max([rows_of(row_max, i) for i in range(kh)], labels)
+    def columns_of(a, j):
+        return a[:, :, :, j * dw: j * dw + (ow - 1) * sw + 1: sw]
+
+    if not with_argmax:
+        # Without an argmax the order is free: rows first, whose slices are contiguous along W
+        # (fast), leaves the strided column slices for the smaller second pass.
+        over_rows, _ = _first_max([rows_of(padded, i) for i in range(kh)])
+        return _first_max([columns_of(over_rows, j) for j in range(kw)])[0], None
+    if geom.kernel == (2, 2):
+        return _max4(*geom.views(padded))
+    dtype = argmax_dtype(kh * kw)
+    over_columns, col_arg = _first_max([columns_of(padded, j) for j in range(kw)],
+                                       [dtype.type(j) for j in range(kw)])
+    # Kernel row i's label is its kernel offset k = i*K_w + (that row's column argmax).
+    labels = [rows_of(col_arg, i) + dtype.type(i * kw) for i in range(kh)]
+    return _first_max([rows_of(over_columns, i) for i in range(kh)], labels)
 
 
 def _first_max(views, labels=None):

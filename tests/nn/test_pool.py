@@ -112,6 +112,16 @@ def test_numerical_gradients(layer):
     check_numerical_gradients(layer, _input((2, 2, 7, 6), np.float64, seed=3))
 
 
+def test_inference_path_gives_the_training_path_output_in_every_configuration():
+    """Under no_grad max pooling skips the argmax and pools rows before columns: same values."""
+    for index, cfg in enumerate(MAX_CONFIGS):
+        layer, _ = _max_pair(cfg)
+        x = _input(cfg["shape"], np.float32, seed=index)
+        expected = layer(x)
+        with st.no_grad():
+            np.testing.assert_array_equal(layer(x), expected, err_msg=repr(layer))
+
+
 @pytest.mark.parametrize("layer", [nn.MaxPool2d(2), nn.MaxPool2d(3, stride=2, padding=1), nn.AvgPool2d(3, 2, 1)],
                          ids=repr)
 def test_no_grad_keeps_nothing_and_gives_the_same_output(layer):
