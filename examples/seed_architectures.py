@@ -1,10 +1,12 @@
 """The course document's ResNet and DenseNet example, unchanged except that its class definitions are
-replaced by ``from strided.seed import *``; then the time each forward and backward takes.
+replaced by ``from strided.seed import *``.
 
-Run: python examples/seed_architectures.py
+Run: python examples/seed_architectures.py           (the document's output: two shapes)
+     python examples/seed_architectures.py --time    (then the time of each forward and backward)
 """
 # ruff: noqa: F403, F405  (the point of these scripts is the star import the document is run with)
 
+import sys
 import time
 
 import numpy as np
@@ -24,7 +26,7 @@ output = densenet.forward(input_data)
 print(f"DenseNet output shape: {output.shape}")
 
 # Beyond the document: how long each pass takes on this machine (float64, as np.random.randn gives).
-for name, model in (("ResNet", resnet), ("DenseNet", densenet)):
+for name, model in (("ResNet", resnet), ("DenseNet", densenet)) if "--time" in sys.argv else ():
     start = time.perf_counter()
     output = model.forward(input_data)
     middle = time.perf_counter()

@@ -33,18 +33,23 @@ EXPECTED = {
 }
 
 
-def run_example(name: str) -> list[str]:
-    result = subprocess.run([sys.executable, str(ROOT / "examples" / name)], cwd=ROOT, capture_output=True,
+def run_example(name: str, *args: str) -> list[str]:
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / name), *args], cwd=ROOT, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, f"{name} failed:\n{result.stderr}"
     return result.stdout.splitlines()
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", sorted(set(EXPECTED) - {"seed_architectures.py"}))
 def test_seed_example_prints_the_documents_shapes(name):
-    lines = run_example(name)
-    assert lines[:len(EXPECTED[name])] == EXPECTED[name]
-    if name == "seed_architectures.py":  # then one timing line per network, ending with the input gradient
-        timing = re.compile(r"^(ResNet|DenseNet): forward \d+\.\d\d s, backward \d+\.\d\d s, "
-                            r"gradient input shape: \(1, 3, 224, 224\)$")
-        assert len(lines) == 4 and all(timing.match(line) for line in lines[2:]), lines
+    assert run_example(name) == EXPECTED[name]
+
+
+def test_the_architectures_example_prints_its_shapes_and_times_both_passes():
+    """The document's two shapes; with --time, also a forward and a backward of each network on the
+    224x224 input and how long they took (a timing, printed, never asserted: that is for benchmarks)."""
+    lines = run_example("seed_architectures.py", "--time")
+    timing = re.compile(r"^(ResNet|DenseNet): forward \d+\.\d\d s, backward \d+\.\d\d s, "
+                        r"gradient input shape: \(1, 3, 224, 224\)$")
+    assert lines[:2] == EXPECTED["seed_architectures.py"]
+    assert len(lines) == 4 and all(timing.match(line) for line in lines[2:]), lines

@@ -22,12 +22,12 @@ HIGHLIGHT = "#f4a259"
 SOFT = "#bcd4e6"
 
 
-def grid(ax, values, title, shade=None, fmt="{:g}", box=None, fontsize=9):
+def grid(ax, values, title, shade=None, fmt="{:g}", box=None, fontsize=9, shade_colour=HIGHLIGHT):
     """Draw a 2-D array as a table of numbers; ``shade`` is a boolean mask of cells to colour."""
     rows, cols = values.shape
     for i in range(rows):
         for j in range(cols):
-            colour = HIGHLIGHT if shade is not None and shade[i, j] else "white"
+            colour = shade_colour if shade is not None and shade[i, j] else "white"
             ax.add_patch(Rectangle((j, rows - 1 - i), 1, 1, facecolor=colour, edgecolor="#555555", lw=0.8))
             ax.text(j + 0.5, rows - 0.5 - i, fmt.format(values[i, j]), ha="center", va="center", fontsize=fontsize)
     if box is not None:  # (top, left, height, width) outlined in a thick line
@@ -54,13 +54,11 @@ def convolution_figure():
     conv.weight.data = w.reshape(1, 1, 3, 3)
     y = conv(x.reshape(1, 1, 5, 5))[0, 0]
     padded = np.pad(x, 1)
-    i, j = 1, 2
+    i, j = 2, 0
     fig, axes = plt.subplots(1, 3, figsize=(8.5, 3.2), gridspec_kw={"width_ratios": [7, 3, 5]})
     pad_mask = np.ones_like(padded, bool)
     pad_mask[1:-1, 1:-1] = False
-    grid(axes[0], padded, "input, zero-padded (P = 1)", shade=None, box=(i, j, 3, 3))
-    for (r, c) in zip(*np.nonzero(pad_mask), strict=True):
-        axes[0].add_patch(Rectangle((c, 6 - r), 1, 1, facecolor="#eeeeee", edgecolor="#555555", lw=0.8, zorder=0))
+    grid(axes[0], padded, "input, zero-padded (P = 1)", shade=pad_mask, box=(i, j, 3, 3), shade_colour=SOFT)
     grid(axes[1], w, "filter (3x3)")
     shade = np.zeros_like(y, bool)
     shade[i, j] = True
@@ -133,6 +131,7 @@ def gradient_flow_figure():
     fig, ax = plt.subplots(figsize=(6.5, 3.4))
     ax.semilogy(range(21), plain, "o-", label="plain: 20 convolutions", color="#c0392b")
     ax.semilogy(range(0, 21, 2), residual, "s-", label="residual: 10 blocks of 2 convolutions", color="#2e86de")
+    ax.set_xticks(range(0, 21, 2))
     ax.set_xlabel("depth (convolutions from the input)")
     ax.set_ylabel("|dL/d activation|")
     ax.set_title("Gradient reaching each depth (document's ReLU convolutions, Xavier init)", fontsize=10)

@@ -46,23 +46,30 @@ def test_cnn_gradients(last):
 
 @pytest.mark.parametrize("architecture", ["resnet", "densenet"])
 def test_advanced_cnn_matches_pytorch_end_to_end(architecture):
+    """float64 here; every layer and block inside is also checked in float32 above and in test_blocks."""
     st.manual_seed(0)
     model = AdvancedCNN(architecture, num_classes=5)
-    x = RNG.standard_normal((2, 3, 32, 32))
+    x = RNG.standard_normal((1, 3, 24, 24))  # DenseNet's smallest: its last block runs at 1x1
     out = model.forward(x)
-    assert out.shape == (2, 5)
+    assert out.shape == (1, 5)
     np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-12)
-    for dtype in (np.float64, np.float32):
-        model.to(dtype)
-        check_torch_parity(model, torch_twin(model), x.astype(dtype))
+    check_torch_parity(model, torch_twin(model), x)
 
 
-def test_advanced_cnn_numerical_gradients_at_a_sample_of_entries():
+@pytest.mark.parametrize("architecture", ["resnet", "densenet"])
+def test_advanced_cnn_numerical_gradients_at_a_sample_of_entries(architecture):
+    """Through 15 to 45 layers, central differences lose digits to rounding: with the document's Xavier
+    init (gain 1) the activations, and the gradients of early weights, shrink layer by layer towards
+    float64's noise. Scaling the filters by sqrt(2) (He's gain for ReLU) and eps = 1e-5 keep every
+    difference well above it; the tolerance is the helper's."""
     st.manual_seed(1)
-    model = AdvancedCNN("resnet", num_classes=3)
-    x = RNG.standard_normal((1, 3, 24, 24))
+    model = AdvancedCNN(architecture, num_classes=3)
+    x = np.random.default_rng(1).standard_normal((1, 3, 24, 24))
     model.forward(x)
-    check_numerical_gradients(Frozen(model), x, max_checks=2)
+    for param in model.parameters():
+        if param.data.ndim > 1:
+            param.data *= np.sqrt(2)
+    check_numerical_gradients(Frozen(model), x, eps=1e-5, max_checks=2 if architecture == "resnet" else 1)
 
 
 def test_advanced_cnn_layer_lists_are_the_documents():
