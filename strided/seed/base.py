@@ -21,10 +21,13 @@ from ..nn.checks import check_array
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear")
 
 
-def make_activation(owner: str, name: str, allowed=ACTIVATIONS):
-    """The st.nn module for an activation name ('linear' is no module at all: None)."""
+def check_activation(owner: str, name: str, allowed=ACTIVATIONS) -> None:
     if name not in allowed:
         raise ValueError(f"{owner}: activation must be one of {', '.join(map(repr, allowed))}, got {name!r}")
+
+
+def make_activation(name: str):
+    """The st.nn module for an activation name ('linear' is no module at all: None)."""
     return {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "linear": lambda: None,
             "softmax": lambda: nn.Softmax(dim=1)}[name]()
 

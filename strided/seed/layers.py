@@ -14,6 +14,7 @@ from ..nn.checks import check_array
 from .base import (
     ACTIVATIONS,
     SeedLayer,
+    check_activation,
     check_image_batch,
     check_positive_int,
     make_activation,
@@ -46,15 +47,19 @@ class ConvolutionalLayer(SeedLayer):
         self.filter_size = int(filter_size)
         self.stride = int(stride)
         self.padding = int(padding)
+        check_activation(owner, activation, ACTIVATIONS)
         self.activation = activation
-        self.act = make_activation(owner, activation, ACTIVATIONS)
-        self.conv = None  # an st.nn.Conv2d once the input's channel count is known
+        # Both modules are created once the input's channel count is known, convolution first, so
+        # that they are listed (summary, state_dict) in the order they run.
+        self.conv = None
+        self.act = None
 
     def _build(self, in_channels: int, dtype) -> None:
         self.conv = nn.Conv2d(in_channels, self.num_filters, self.filter_size, self.stride, self.padding).to(dtype)
         # The document's Xavier bound sqrt(6 / (fan_in + fan_out)), fan = k*k*channels: init's formula exactly.
         init.xavier_uniform_(self.conv.weight)
         init.zeros_(self.conv.bias)
+        self.act = make_activation(self.activation)
 
     @property
     def filters(self):
@@ -174,10 +179,11 @@ class DenseLayer(SeedLayer):
         check_positive_int("DenseLayer", "output_size", output_size)
         self.input_size = int(input_size)
         self.output_size = int(output_size)
+        check_activation("DenseLayer", activation, ACTIVATIONS + ("softmax",))
         self.activation = activation
-        self.act = make_activation("DenseLayer", activation, ACTIVATIONS + ("softmax",))
         self.flatten = nn.Flatten()
-        self.linear = None  # an st.nn.Linear once the input's dtype is known
+        self.linear = None  # an st.nn.Linear and the activation, once the input's dtype is known
+        self.act = None
 
     @property
     def weights(self):
@@ -196,6 +202,7 @@ class DenseLayer(SeedLayer):
             self.linear = nn.Linear(self.input_size, self.output_size).to(input_data.dtype)
             init.xavier_uniform_(self.linear.weight)
             init.zeros_(self.linear.bias)
+            self.act = make_activation(self.activation)
         out = self.linear(self.flatten(input_data))
         return out if self.act is None else self.act(out)
 
