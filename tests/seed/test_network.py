@@ -28,7 +28,7 @@ def small_cnn(last_activation="softmax", learning_rate=0.01):
 def separable_problem(n=32):
     """Class 0: a bright left half; class 1: a bright right half; both under noise."""
     y = np.arange(n) % 2
-    X = 0.3 * RNG.standard_normal((n, 1, 8, 8))
+    X = 0.3 * np.random.default_rng(n).standard_normal((n, 1, 8, 8))
     X[y == 0, :, :, :4] += 1.0
     X[y == 1, :, :, 4:] += 1.0
     return X, y
