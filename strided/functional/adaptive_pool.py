@@ -19,7 +19,15 @@ Global pooling is the case O = 1 on both axes: a plain mean or max over each (H,
 
 import numpy as np
 
-from .pool import _first_max, avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward, scatter_to_argmax
+from .pool import (
+    avg_pool2d,
+    avg_pool2d_backward,
+    first_max,
+    max_pool2d,
+    max_pool2d_backward,
+    scatter_to_argmax,
+    window_max,
+)
 
 
 def adaptive_windows(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -122,13 +130,18 @@ def adaptive_max_pool2d(x: np.ndarray, output_size, with_argmax: bool = True, wh
     if kernel is not None:
         return max_pool2d(x, kernel, kernel, with_argmax=with_argmax)
     rows, cols = window_table(h, oh), window_table(w, ow)
-    # Along each row: labels are the column indices, which grow along a window (as _first_max needs).
-    row_max, col_arg = _first_max([x[..., cols[:, q]] for q in range(cols.shape[1])],
-                                  list(cols.T) if with_argmax else None)
-    labels = None
-    if with_argmax:  # a row's label is the flat index row*W + col of its maximum
-        labels = [col_arg[:, :, rows[:, q], :] + rows[:, q, None] * w for q in range(rows.shape[1])]
-    return _first_max([row_max[:, :, rows[:, q], :] for q in range(rows.shape[1])], labels)
+    columns = [np.take(x, cols[:, q], axis=3) for q in range(cols.shape[1])]  # C-ordered, unlike x[..., idx]
+
+    def rows_of(a, p):
+        return np.take(a, rows[:, p], axis=2)
+
+    if not with_argmax:
+        return first_max([rows_of(first_max(columns)[0], p) for p in range(rows.shape[1])])[0], None
+    out, offset = window_max(columns, rows_of, rows.shape[1])
+    # Offset k = p*L_w + q in the window of output (i, j) -> input position rows[i, p]*W + cols[j, q],
+    # looked up in a table of all (i, j, k).
+    position = (rows[:, None, :, None] * w + cols[None, :, None, :]).reshape(oh, ow, -1)
+    return out, np.take(position, offset + (np.arange(oh * ow) * position.shape[2]).reshape(oh, ow))
 
 
 def adaptive_max_pool2d_backward(grad_out: np.ndarray, argmax: np.ndarray, input_shape, dtype=None) -> np.ndarray:

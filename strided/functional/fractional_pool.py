@@ -14,7 +14,7 @@ each plane gathered through flat indices; backward sends each gradient to its wi
 
 import numpy as np
 
-from .pool import _first_max, pair, scatter_to_argmax
+from .pool import first_max, pair, scatter_to_argmax, window_max
 
 
 def fractional_output_size(input_hw, kernel_size, output_size=None, output_ratio=None,
@@ -70,18 +70,28 @@ def fractional_max_pool2d(x: np.ndarray, kernel_size, out_hw, samples: np.ndarra
     row_start = fractional_starts(samples[..., 1], h, oh, kh)[..., :, None]  # (N, C, O_h, 1)
     col_start = fractional_starts(samples[..., 0], w, ow, kw)[..., None, :]  # (N, C, 1, O_w)
     plane = np.arange(n * c, dtype=np.int64).reshape(n, c, 1, 1)
-    flat_x = x.reshape(-1)
 
-    # Along each row, for every row of the plane: column j's window is col_start[j] + (0..K_w-1).
-    row_base = plane * (h * w) + np.arange(h).reshape(h, 1) * w  # (N, C, H, 1)
-    columns = [col_start + b for b in range(kw)]
-    row_max, col_arg = _first_max([flat_x[row_base + col] for col in columns], columns if with_argmax else None)
+    # Each plane has its own windows, so values are gathered through flat indices. Column offset
+    # b of output column j, for every input row: x[n, c, row, col_start[j] + b].
+    index = plane * (h * w) + np.arange(h).reshape(h, 1) * w + col_start  # (N, C, H, O_w)
+    columns = []
+    for _ in range(kw):
+        columns.append(np.take(x, index))
+        index += 1
+    # Kernel row a of output row i, from an (N, C, H, O_w) array: row row_start[i] + a.
+    row_index = plane * (h * ow) + row_start * ow + np.arange(ow)  # (N, C, O_h, O_w)
 
-    # Then over the K_h rows of each window; a row's label is its flat index row*W + col.
-    flat_rows = row_max.reshape(-1)
-    gather = [plane * (h * ow) + (row_start + a) * ow + np.arange(ow) for a in range(kh)]
-    labels = [col_arg.reshape(-1)[g] + (row_start + a) * w for a, g in enumerate(gather)] if with_argmax else None
-    return _first_max([flat_rows[g] for g in gather], labels)
+    def rows_of(values, a):
+        return np.take(values, row_index + a * ow)
+
+    if not with_argmax:
+        return first_max([rows_of(first_max(columns)[0], a) for a in range(kh)])[0], None
+    out, offset = window_max(columns, rows_of, kh)
+    # Kernel offset k = a*K_w + b -> the input position (row_start + a)*W + col_start + b.
+    step_of_k = (np.arange(kh)[:, None] * w + np.arange(kw)).ravel()
+    flat = np.take(step_of_k, offset)
+    flat += row_start * w + col_start
+    return out, flat
 
 
 def fractional_max_pool2d_backward(grad_out: np.ndarray, argmax: np.ndarray, input_shape, dtype=None) -> np.ndarray:

@@ -126,8 +126,11 @@ def crop_hw(padded: np.ndarray, geom: PoolGeometry, input_shape) -> np.ndarray:
 
 # --------------------------------------------------------------------------- max pooling
 def argmax_dtype(count: int) -> np.dtype:
-    """The smallest integer type that can label ``count`` kernel offsets."""
-    return np.dtype(np.uint8 if count <= 256 else np.int32)
+    """The smallest unsigned type that labels ``count`` positions (less memory traffic than int64)."""
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if count <= np.iinfo(dtype).max + 1:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
 
 
 def max_pool2d(x: np.ndarray, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -157,19 +160,32 @@ def max_pool2d(x: np.ndarray, kernel_size, stride=None, padding=0, dilation=1, c
     if not with_argmax:
         # Without an argmax the order is free: rows first, whose slices are contiguous along W
         # (fast), leaves the strided column slices for the smaller second pass.
-        over_rows, _ = _first_max([rows_of(padded, i) for i in range(kh)])
-        return _first_max([columns_of(over_rows, j) for j in range(kw)])[0], None
+        over_rows, _ = first_max([rows_of(padded, i) for i in range(kh)])
+        return first_max([columns_of(over_rows, j) for j in range(kw)])[0], None
     if geom.kernel == (2, 2):
         return _max4(*geom.views(padded))
+    return window_max([columns_of(padded, j) for j in range(kw)], rows_of, kh)
+
+
+def window_max(columns, rows_of, kh: int):
+    """Max over K_h x K_w windows, and the kernel offset k = i*K_w + j of the row-major first maximum.
+
+    ``columns`` are the K_w arrays holding, for every input row, the value at column offset j
+    of each output column's window; ``rows_of(a, i)`` picks, from an array shaped like them,
+    kernel row i of each output's window. Columns are pooled first (first maximum along a row),
+    then rows (first row holding the maximum): that is the row-major first maximum. Labels are
+    small scalars, so no operand is broadcast (a broadcast operand splits NumPy's loops into
+    short rows, several times slower).
+    """
+    kw = len(columns)
     dtype = argmax_dtype(kh * kw)
-    over_columns, col_arg = _first_max([columns_of(padded, j) for j in range(kw)],
-                                       [dtype.type(j) for j in range(kw)])
-    # Kernel row i's label is its kernel offset k = i*K_w + (that row's column argmax).
+    over_columns, col_arg = first_max(columns, [dtype.type(j) for j in range(kw)])
+    # Kernel row i's label is its kernel offset i*K_w + (that row's column argmax).
     labels = [rows_of(col_arg, i) + dtype.type(i * kw) for i in range(kh)]
-    return _first_max([rows_of(over_columns, i) for i in range(kh)], labels)
+    return first_max([rows_of(over_columns, i) for i in range(kh)], labels)
 
 
-def _first_max(views, labels=None):
+def first_max(views, labels=None):
     """Elementwise max of equally shaped views, and the label of the first view holding it.
 
     A view wins only where it is strictly greater, so ties keep the earlier view. Labels (scalars
@@ -183,7 +199,7 @@ def _first_max(views, labels=None):
     arg = None
     if labels is not None:
         arg = np.maximum(labels[0], np.greater(views[1], views[0]).view(np.uint8) * labels[1])
-        wins = np.empty(best.shape, dtype=bool)
+        wins = np.empty_like(best, dtype=bool)  # best's memory layout: mixed layouts iterate slowly
     for k in range(2, len(views)):
         if labels is not None:
             np.greater(views[k], best, out=wins)
