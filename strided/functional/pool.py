@@ -11,9 +11,10 @@ input values that offset sees, for every output position at once, form one strid
 
     view_ij[n, c, oh, ow] = x_padded[n, c, oh*S_h + i*D_h, ow*S_w + j*D_w]
 
-so max pooling is a running ``np.maximum`` over K views and average pooling a running sum.
-Backward adds the output gradient back through the same views: to the view that won (max) or
-to every view divided by the window's divisor (average).
+so average pooling is a running sum over the K views, and max pooling a running np.maximum
+(done in two passes, over column offsets then row offsets; see max_pool2d). Backward sends the
+output gradient back through the same views: divided by the window's divisor to every view
+(average), or to the position that won (max).
 """
 
 import functools
