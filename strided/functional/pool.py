@@ -199,7 +199,8 @@ def first_max(views, labels=None):
     best = np.maximum(views[0], views[1])
     arg = None
     if labels is not None:
-        arg = np.maximum(labels[0], np.greater(views[1], views[0]).view(np.uint8) * labels[1])
+        # views[1] wins where the maximum is not views[0] (one strided operand, not two)
+        arg = np.maximum(labels[0], np.not_equal(best, views[0]).view(np.uint8) * labels[1])
         wins = np.empty_like(best, dtype=bool)  # best's memory layout: mixed layouts iterate slowly
     for k in range(2, len(views)):
         if labels is not None:
@@ -217,8 +218,10 @@ def _max4(a, b, c, d):
     than a reduction over tiny axes, and avoids np.where on booleans (slow).
     """
     top, bottom = np.maximum(a, b), np.maximum(c, d)
-    right_top = np.greater(b, a).view(np.uint8)  # 1 where b beats a
-    right_bottom = np.greater(d, c).view(np.uint8)
+    # b beats a exactly where the maximum is not a; comparing with the contiguous maximum reads
+    # one strided view instead of two (nearly twice as fast as np.greater(b, a)).
+    right_top = np.not_equal(top, a).view(np.uint8)
+    right_bottom = np.not_equal(bottom, c).view(np.uint8)
     lower = np.greater(bottom, top).view(np.uint8)  # 1 where the bottom row wins
     # argmax = 2*lower + (right_bottom if lower else right_top), written with bit operations
     argmax = right_top ^ (lower & (right_top ^ right_bottom))
