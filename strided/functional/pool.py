@@ -244,7 +244,8 @@ def max_pool2d_backward(grad_out: np.ndarray, argmax: np.ndarray, input_shape, k
             np.multiply(grad_out, argmax == k, out=view)
         return grad_in
     # Overlapping windows: one input can be the maximum of several outputs. Each output's
-    # target is a flat index into the padded input; np.add.at sums repeated targets exactly.
+    # target is a flat index into the padded input; np.add.at sums repeated targets exactly,
+    # and (NumPy 2) runs several times faster than K masked additions through strided views.
     (kh, kw), (sh, sw), (dh, dw), (oh, ow) = geom.kernel, geom.stride, geom.dilation, geom.out
     n, c, h, w = input_shape
     (top, left), (bottom, right) = geom.pad_before, geom.pad_after
