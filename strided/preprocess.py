@@ -8,6 +8,7 @@ Training decides it (image mode, size, normalisation constants); ``strided predi
 """
 
 import io
+import struct
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -102,8 +103,11 @@ def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "i
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError as error:
         raise ImageDecodeError(f"{name}: not an image Pillow can decode (PNG, JPEG, BMP, GIF, WebP)") from error
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as error:  # Pillow's header parsers
+        raise ImageDecodeError(f"{name}: damaged or truncated image header ({error})") from error
     except Image.DecompressionBombError as error:
-        raise ImageDecodeError(f"{name}: image dimensions too large ({error})") from error
+        raise ImageDecodeError(f"{name}: image dimensions are more than the limit of {max_pixels} pixels "
+                               "(a decompression bomb?)") from error
     width, height = image.size
     if width * height > max_pixels:  # checked on the header, before any pixel is decoded
         raise ImageDecodeError(f"{name}: {width}x{height} pixels is more than the limit of {max_pixels}")

@@ -83,7 +83,7 @@ def _forward_once(model, x):
             output = model(x)
     finally:
         for module in model.modules():
-            object.__setattr__(module, "training", training[id(module)])
+            object.__setattr__(module, "training", training.get(id(module), module.training))
         set_rng_state(rng_state)
     outputs = {}
     for record in records:

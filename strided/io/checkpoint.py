@@ -52,7 +52,7 @@ def load_checkpoint(path) -> dict:
 def _flatten(value, path: str, tensors: dict):
     """Replace arrays by references, collecting them in ``tensors``; keep the rest as JSON."""
     if isinstance(value, np.ndarray):
-        tensors[path] = np.ascontiguousarray(value)
+        tensors[path] = np.require(value, requirements="C")  # (ascontiguousarray would make 0-d arrays 1-d)
         return {ARRAY_KEY: path}
     if isinstance(value, dict):
         return {"dict": [[_key(k), _flatten(v, f"{path}/{k}", tensors)] for k, v in value.items()]}

@@ -53,7 +53,8 @@ def save(model, path, **metadata) -> Path:
         "strided.spec": json.dumps(module_to_spec(model)),
         "strided.meta": json.dumps(meta),
     }
-    tensors = {name: np.ascontiguousarray(array) for name, array in model.state_dict().items()}
+    # np.require keeps 0-d buffers 0-d (np.ascontiguousarray would make them 1-d).
+    tensors = {name: np.require(array, requirements="C") for name, array in model.state_dict().items()}
     return atomic_write_bytes(path, safetensors.numpy.save(tensors, metadata=header))
 
 

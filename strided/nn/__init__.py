@@ -2,12 +2,15 @@
 
 from . import init
 from .activation import *  # noqa: F403
+from .blocks import *  # noqa: F403
 from .capture import *  # noqa: F403
 from .container import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .dropout import *  # noqa: F403
+from .graph import *  # noqa: F403
 from .linear import *  # noqa: F403
 from .loss import *  # noqa: F403
+from .merge import *  # noqa: F403
 from .module import IncompatibleKeys, Module, Parameter
 from .norm import *  # noqa: F403
 from .pad import *  # noqa: F403

@@ -39,3 +39,12 @@ def digit_png():
     image = np.zeros((28, 28), np.uint8)
     image[6:22, 12:16] = 255  # a vertical bar, like a "1"
     return png_bytes(image)
+
+
+def metric_value(text: str, name: str) -> float:
+    """The value of an unlabelled sample in Prometheus text (not its # HELP or # TYPE lines)."""
+    import re
+
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    assert match, f"{name} not in the metrics"
+    return float(match.group(1))

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from strided.predictor import Predictor
 from strided.serve.app import create_app
 
-from .conftest import CLASSES, png_bytes
+from .conftest import CLASSES, metric_value, png_bytes
 
 
 @pytest.fixture(scope="module")
@@ -167,5 +167,5 @@ def test_concurrent_requests_form_batches_and_change_no_answer(model_path):
         prediction = response.json()["predictions"][0]
         assert prediction["index"] == int(np.argmax(single))
         assert prediction["probability"] == pytest.approx(float(single.max()), rel=1e-5)
-    executions = float(metrics.split("strided_executions_total ")[1].split()[0])
+    executions = metric_value(metrics, "strided_executions_total")
     assert executions < len(inputs), "24 simultaneous requests should have shared batches"
