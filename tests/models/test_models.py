@@ -7,6 +7,7 @@ import pytest
 
 import strided as st
 from strided.models import MODEL_BUILDERS, Network, build_model
+from tests.nn.test_blocks import randomise_batch_norms
 from tests.parity.test_model_parity import TORCH_MODELS
 
 # Parameter counts (1000 classes for the ImageNet models, 10 otherwise, default in_channels): torchvision's
@@ -170,3 +171,18 @@ def test_summary_lists_every_layer_with_its_output_shape():
     assert by_name["layer3.2.bn2"]["output_shape"] == (None, 64, 8, 8)
     assert by_name["fc"]["output_shape"] == (None, 10)
     assert sum(row["params"] for row in rows) == PARAMETER_COUNTS["resnet_cifar20"]
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("resnet_cifar20", {"num_classes": 4}),
+    ("densenet", {"block_config": (2, 3), "growth_rate": 4, "num_init_features": 8, "num_classes": 3,
+                  "in_channels": 1}),
+])
+def test_model_files_rebuild_builder_models(tmp_path, name, kwargs):
+    st.manual_seed(0)
+    model = randomise_batch_norms(build_model(name, **kwargs)).eval()
+    st.save(model, tmp_path / "model.safetensors")
+    loaded = st.load(tmp_path / "model.safetensors")
+    assert type(loaded) is type(model) and loaded.builder == model.builder
+    x = np.random.default_rng(0).standard_normal((2, model.in_channels, 40, 40)).astype(np.float32)
+    np.testing.assert_array_equal(loaded(x), model(x))

@@ -238,3 +238,17 @@ def test_input_errors_name_the_block(block, label):
     block(np.zeros((2, 4, 6, 6), np.float32))
     with pytest.raises(ValueError, match=f"{label}: backward expected a gradient of shape"):
         block.backward(np.zeros((1, 1, 1, 1), np.float32))
+
+
+def test_exported_from_st_nn_and_saved_in_model_files(tmp_path):
+    assert (st.nn.ResidualBlock, st.nn.Bottleneck, st.nn.DenseLayer, st.nn.DenseBlock, st.nn.Transition) == (
+        ResidualBlock, Bottleneck, DenseLayer, DenseBlock, Transition)
+    st.manual_seed(0)
+    model = st.nn.Sequential(ResidualBlock(3, 4, stride=2), Bottleneck(4, 2), DenseBlock(8, 2, 2, bn_size=2),
+                             Transition(12, 6), DenseLayer(6, 3))
+    randomise_batch_norms(model).eval()
+    st.save(model, tmp_path / "blocks.safetensors")
+    loaded = st.load(tmp_path / "blocks.safetensors")
+    assert [type(m) for m in loaded] == [type(m) for m in model]
+    x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    np.testing.assert_array_equal(loaded(x), model(x))

@@ -374,3 +374,19 @@ def test_merge_backward_checks_the_gradient_shape():
         concat.backward(np.ones((1, 4)))
     with pytest.raises(ValueError, match="Concat: dim must be an integer"):
         Concat(1.5)
+
+
+def test_exported_from_st_nn():
+    assert (st.nn.Graph, st.nn.Add, st.nn.Concat) == (Graph, Add, Concat)
+
+
+def test_a_user_graph_is_saved_and_loaded_as_a_model_file(tmp_path):
+    st.manual_seed(0)
+    g = skip_graph(3)
+    g.set_outputs("out", "cat")
+    st.save(g, tmp_path / "graph.safetensors")
+    loaded = st.load(tmp_path / "graph.safetensors")
+    assert type(loaded) is Graph and [n.inputs for n in loaded.nodes] == [n.inputs for n in g.nodes]
+    x = np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32)
+    for ours, theirs in zip(loaded(x), g(x), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
