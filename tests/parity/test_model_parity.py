@@ -145,15 +145,17 @@ def test_densenet121_forward_and_backward_match_torch():
 
 # float32 parity needs a well-conditioned comparison: through many training-mode batch norms the exact
 # gradient is a small difference of large terms, and PyTorch's own float32 result drifts from the float64 one
-# (ResNet-20 on 32x32: 8e-3 relative in the input gradient; ours, 8e-7). Deep models are compared in float64,
-# and in float32 against the float64 reference (test_float32_resnet_cifar_is_close_to_the_exact_result).
+# (ResNet-20 on 32x32: 8e-3 relative in the input gradient; ours, 8e-7; on smaller inputs both drift by 3e-6
+# to 6e-6 in some batch-norm weight gradients, so they differ from each other by up to 7e-6). Deep models in
+# training mode are therefore compared with PyTorch in float64, in eval mode in both dtypes, and in float32
+# against the float64 reference (test_float32_deep_models_are_close_to_the_exact_result).
 SMALL_CASES = [
     ("seed_cnn", (3, 1, 28, 28), {}, (np.float64, np.float32)),
     ("seed_cnn", (2, 3, 13, 10), {"num_classes": 4, "in_channels": 3}, (np.float64, np.float32)),
     ("lenet5", (3, 1, 28, 28), {}, (np.float64, np.float32)),
     ("lenet5", (2, 2, 17, 12), {"num_classes": 3, "in_channels": 2}, (np.float64, np.float32)),
-    ("resnet_cifar20", (2, 1, 12, 9), {"num_classes": 5, "in_channels": 1}, (np.float64, np.float32)),
-    ("densenet_cifar", (2, 3, 16, 16), {}, (np.float64, np.float32)),
+    ("resnet_cifar20", (2, 1, 12, 9), {"num_classes": 5, "in_channels": 1}, (np.float64,)),
+    ("densenet_cifar", (2, 3, 16, 16), {}, (np.float64,)),
     ("resnet_cifar20", (2, 3, 32, 32), {}, (np.float64,)),
     ("resnet50", (2, 3, 48, 48), {"num_classes": 6}, (np.float64,)),  # layer4 maps 2x2: 8 values per BN channel
 ]
@@ -171,13 +173,14 @@ def test_models_in_eval_mode_match_torch(name, dtype):
     _parity(name, (2, 3, 20, 20), dtype, training=False)
 
 
-def test_float32_resnet_cifar_is_close_to_the_exact_result():
-    """Ours in float32 against PyTorch in float64: output and input gradient within the float32 tolerance."""
+@pytest.mark.parametrize("name,shape", [("resnet_cifar20", (2, 3, 32, 32)), ("densenet_cifar", (2, 3, 16, 16))])
+def test_float32_deep_models_are_close_to_the_exact_result(name, shape):
+    """Ours in float32 (training mode) against PyTorch in float64: output and input gradient within 1e-5."""
     st.manual_seed(0)
-    ours = randomise_batch_norms(st.models.resnet_cifar20())
-    theirs = TORCH_MODELS["resnet_cifar20"]().double()
+    ours = randomise_batch_norms(st.models.build_model(name))
+    theirs = TORCH_MODELS[name]().double()
     copy_weights_to_torch(ours, theirs)
-    x = np.random.default_rng(1).standard_normal((2, 3, 32, 32))
+    x = np.random.default_rng(1).standard_normal(shape)
     x_t = torch.tensor(x, requires_grad=True)
     out_t = theirs(x_t)
     grad = np.random.default_rng(0).standard_normal(out_t.shape)
