@@ -9,7 +9,15 @@ from .densenet import DenseNet, densenet, densenet121, densenet_cifar
 from .network import Network
 from .registry import MODEL_BUILDERS, build_model, register_model
 from .resnet import (
-    ResNet, resnet, resnet18, resnet34, resnet50, resnet_cifar, resnet_cifar20, resnet_cifar32, resnet_cifar44,
+    ResNet,
+    resnet,
+    resnet18,
+    resnet34,
+    resnet50,
+    resnet_cifar,
+    resnet_cifar20,
+    resnet_cifar32,
+    resnet_cifar44,
     resnet_cifar56,
 )
 from .simple import lenet5, seed_cnn

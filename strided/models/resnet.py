@@ -88,44 +88,18 @@ def resnet_cifar(depth: int = 20, num_classes: int = 10, in_channels: int = 3) -
     return init_like_torchvision(model)
 
 
-# Names the command line can use directly (``--model resnet18``, ``--model resnet_cifar20``).
-@register_model
-def resnet18(num_classes: int = 1000, in_channels: int = 3) -> ResNet:
-    """``resnet(18)``."""
-    return resnet(18, num_classes, in_channels)
+def _register_depth(family, depth: int, num_classes: int):
+    """Register ``family`` at one depth under its own name, e.g. ``resnet18``, so the command line can say
+    ``--model resnet18`` or ``--model resnet_cifar20``."""
+
+    def build(num_classes: int = num_classes, in_channels: int = 3) -> ResNet:
+        return family(depth, num_classes, in_channels)
+
+    build.__name__ = build.__qualname__ = f"{family.__name__}{depth}"
+    build.__doc__ = f"``{family.__name__}({depth}, num_classes, in_channels)``."
+    return register_model(build)
 
 
-@register_model
-def resnet34(num_classes: int = 1000, in_channels: int = 3) -> ResNet:
-    """``resnet(34)``."""
-    return resnet(34, num_classes, in_channels)
-
-
-@register_model
-def resnet50(num_classes: int = 1000, in_channels: int = 3) -> ResNet:
-    """``resnet(50)``."""
-    return resnet(50, num_classes, in_channels)
-
-
-@register_model
-def resnet_cifar20(num_classes: int = 10, in_channels: int = 3) -> ResNet:
-    """``resnet_cifar(20)``."""
-    return resnet_cifar(20, num_classes, in_channels)
-
-
-@register_model
-def resnet_cifar32(num_classes: int = 10, in_channels: int = 3) -> ResNet:
-    """``resnet_cifar(32)``."""
-    return resnet_cifar(32, num_classes, in_channels)
-
-
-@register_model
-def resnet_cifar44(num_classes: int = 10, in_channels: int = 3) -> ResNet:
-    """``resnet_cifar(44)``."""
-    return resnet_cifar(44, num_classes, in_channels)
-
-
-@register_model
-def resnet_cifar56(num_classes: int = 10, in_channels: int = 3) -> ResNet:
-    """``resnet_cifar(56)``."""
-    return resnet_cifar(56, num_classes, in_channels)
+resnet18, resnet34, resnet50 = (_register_depth(resnet, depth, 1000) for depth in IMAGENET_DEPTHS)
+resnet_cifar20, resnet_cifar32, resnet_cifar44, resnet_cifar56 = (
+    _register_depth(resnet_cifar, depth, 10) for depth in (20, 32, 44, 56))
