@@ -29,7 +29,8 @@ def run(args) -> int:
 
     predictor = Predictor(args.model)
     pre = predictor.preprocessing
-    dataset, _ = open_dataset(args.dataset, args.data_dir, args.split == "train", pre.mode, pre.size)
+    dataset, has_test = open_dataset(args.dataset, args.data_dir, args.split == "train", pre.mode, pre.size)
+    split = args.split if has_test else "all images"
     if list(dataset.classes) != predictor.class_names:
         raise ValueError(f"{args.dataset} has classes {list(dataset.classes)[:12]}, but the model was trained on "
                          f"{predictor.class_names[:12]}")
@@ -45,13 +46,13 @@ def run(args) -> int:
     names = predictor.class_names
     report = classification_report(y, scores, class_names=names)
     matrix = confusion_matrix(y, scores, num_classes=len(names))
-    result = {"model": str(args.model), "dataset": args.dataset, "split": args.split, "images": int(len(y)),
+    result = {"model": str(args.model), "dataset": args.dataset, "split": split, "images": int(len(y)),
               "accuracy": report["accuracy"], "top5_accuracy": top_k_accuracy(y, scores, min(5, len(names))),
               "per_class": {n: report[n] for n in names}, "confusion_matrix": matrix.tolist()}
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"{args.model} on {args.dataset} ({args.split}, {len(y)} images): accuracy {result['accuracy']:.4f}, "
+    print(f"{args.model} on {args.dataset} ({split}, {len(y)} images): accuracy {result['accuracy']:.4f}, "
           f"top-5 {result['top5_accuracy']:.4f}\n")
     width = max(len(n) for n in names) + 2
     print(f"{'class':<{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
