@@ -6,7 +6,7 @@ Forward, for output pixel (n, o, i, j) and a group of C/G input channels::
 
 im2col copies every x_pad value that window (i, j) reads into column (n, i, j) of ``cols`` (one row per
 (c, p, q)), so the forward is one matrix product ``y = W @ cols`` with W of shape (C_out, C/G * K_h * K_w).
-Backward, with g = dL/dy laid out like y (C_out, N*H_out*W_out):
+Backward, with g = dL/dy laid out like the columns (C_out, N*H_out*W_out):
 
     dL/db    = sum of g over (n, i, j)                           (each y[o] has a +b[o])
     dL/dW    = g @ cols^T                                        (y is linear in W with input cols)
@@ -15,13 +15,17 @@ Backward, with g = dL/dy laid out like y (C_out, N*H_out*W_out):
 
 Layout, chosen for speed (the API stays NCHW):
 
-* channel-major: cols is (C, K_h, K_w, N, H_out, grid_w), so each product is ONE large BLAS call (no loop
-  over the batch) and groups are a batch of G such calls;
-* the padded input lives in a flat "grid" per (c, n) whose rows have pitch P = W + max(pad_left, pad_right):
-  the right padding of one row doubles as the left padding of the next, so with stride 1 every window offset
-  (p, q) is one flat shift ``p*d_h*P + q*d_w``. im2col is then K_h*K_w contiguous copies and col2im K_h*K_w
-  contiguous slice additions. The price: each output row is computed P wide, and the P - W_out extra
-  columns are thrown away (g is zero there, so they add nothing to any gradient);
+* the padded input lives in one flat, channel-major "grid": rows of pitch P = W + max(pad_left, pad_right),
+  images of R = H + max(pad_top, pad_bottom) rows. The right padding of a row doubles as the left padding
+  of the next, and the bottom padding of an image as the top padding of the next, so at stride 1 every
+  window offset (p, q) is one flat shift ``p*d_h*P + q*d_w`` of the whole grid: im2col is K_h*K_w
+  contiguous copies and col2im K_h*K_w contiguous slice additions. The price: outputs are computed on the
+  R x P grid and the rows i >= H_out and columns j >= W_out are thrown away (g is zero there, so they add
+  nothing to any gradient);
+* channel-major cols (C, K_h, K_w, images, R, P) make each product one BLAS call over many images (groups
+  are a batch of G calls); the batch goes in chunks of images whose columns stay in cache from the gather
+  to the products, and the backward gathers them again from the grid, so a layer keeps only its padded
+  input for the backward, not the K_h*K_w times larger cols;
 * large work buffers come from a small pool and are reused, which avoids page-faulting fresh memory on
   every call.
 """
@@ -34,6 +38,9 @@ from numpy.lib.stride_tricks import as_strided
 
 # Use the P-wide grid at stride 1 only when the thrown-away columns cost at most this fraction of the work.
 MAX_GRID_WASTE = 0.25
+# Images per chunk are chosen so that one chunk's columns take about this many bytes: small enough to stay
+# in cache between the gather and the matrix products, large enough for efficient products.
+CHUNK_BYTES = 4 * 2**20
 # Free work buffers kept for reuse, in bytes; least recently used ones beyond this are dropped.
 WORKSPACE_LIMIT_BYTES = 512 * 2**20
 
@@ -133,8 +140,10 @@ class ConvGeometry(NamedTuple):
     groups: int
     out_h: int
     out_w: int
-    pitch: int  # P: row length of the flat padded grid
-    grid_w: int  # output columns computed per row: P at stride 1 (extra ones thrown away), else out_w
+    pitch: int  # P = W + max(left, right): row length of the grid
+    rows: int  # R = H + max(top, bottom): rows of one image in the grid
+    grid_h: int  # output rows computed per image: R on the grid (extra ones thrown away), else out_h
+    grid_w: int  # output columns computed per row: P on the grid, else out_w
 
     @property
     def padded_h(self) -> int:
@@ -142,18 +151,23 @@ class ConvGeometry(NamedTuple):
 
     @property
     def plane(self) -> int:
-        """Elements of one padded (c, n) image in the grid."""
-        return self.padded_h * self.pitch
+        """Elements of one image of one channel in the grid."""
+        return self.rows * self.pitch
+
+    @property
+    def channel_stride(self) -> int:
+        """Elements of one channel's N images, plus zero slack for the reads past the last one."""
+        slack_rows = self.padded_h - self.rows + self.dilation[0] * (self.kh - 1) + 2
+        return self.n * self.plane + slack_rows * self.pitch + self.dilation[1] * (self.kw - 1)
 
     @property
     def grid_size(self) -> int:
-        """Elements of the whole grid buffer: the planes plus slack for reads past the last row."""
-        return self.c * self.n * self.plane + self.pitch + self.dilation[1] * (self.kw - 1)
+        return self.c * self.channel_stride
 
     @property
     def m(self) -> int:
         """Columns of cols: one per computed output pixel."""
-        return self.n * self.out_h * self.grid_w
+        return self.n * self.grid_h * self.grid_w
 
 
 def conv_geometry(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1) -> ConvGeometry:
@@ -167,74 +181,92 @@ def conv_geometry(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups
     left, right, top, bottom = conv_padding(padding, (kh, kw), (dh, dw))
     out_h = (h + top + bottom - dh * (kh - 1) - 1) // sh + 1
     out_w = (w + left + right - dw * (kw - 1) - 1) // sw + 1
-    pitch = w + max(left, right)
-    use_grid = sw == 1 and 0 < out_w <= pitch and (pitch - out_w) <= MAX_GRID_WASTE * out_w
+    pitch, rows = w + max(left, right), h + max(top, bottom)
+    grid_w = pitch if sw == 1 and 0 < out_w <= pitch <= (1 + MAX_GRID_WASTE) * out_w else out_w
+    grid_h = rows if sh == 1 and grid_w == pitch and 0 < out_h <= rows <= (1 + MAX_GRID_WASTE) * out_h else out_h
     return ConvGeometry(n, c, h, w, c_out, kh, kw, (sh, sw), (dh, dw), (left, right, top, bottom), groups,
-                        out_h, out_w, pitch, pitch if use_grid else out_w)
+                        out_h, out_w, pitch, rows, grid_h, grid_w)
 
 
 # --------------------------------------------------------------------------------------------- im2col / col2im
-def _window_view(flat: np.ndarray, g: ConvGeometry, p: int | None = None, q: int | None = None) -> np.ndarray:
-    """A strided view of the flat grid: element [c, p, q, n, i, j] is x_pad[n, c, i*s_h + p*d_h, j*s_w + q*d_w].
+def _window_view(flat: np.ndarray, g: ConvGeometry, first: int, count: int, p=None, q=None) -> np.ndarray:
+    """A strided view of the flat grid for images first..first+count-1:
+    element [c, p, q, n, i, j] is x_pad[first + n, c, i*s_h + p*d_h, j*s_w + q*d_w].
 
-    With ``p`` and ``q`` given, the (C, N, H_out, grid_w) slice of that one window offset.
+    With ``p`` and ``q`` given, the (C, count, grid_h, grid_w) slice of that one window offset. On the
+    grid (stride 1) the last three axes are one contiguous run, which NumPy copies or adds in one sweep.
     """
     (sh, sw), (dh, dw), item = g.stride, g.dilation, flat.itemsize
-    strides = (g.n * g.plane, dh * g.pitch, dw, g.plane, sh * g.pitch, sw)
-    shape = (g.c, g.kh, g.kw, g.n, g.out_h, g.grid_w)
-    if p is None:
-        return as_strided(flat, shape, tuple(s * item for s in strides))
-    offset = p * dh * g.pitch + q * dw
-    view = flat[offset:offset + 1]  # a base at the offset; as_strided reads on from it
-    return as_strided(view, shape[:1] + shape[3:], tuple(s * item for s in strides[:1] + strides[3:]))
+    strides = (g.channel_stride, dh * g.pitch, dw, g.plane, sh * g.pitch, sw)
+    shape = (g.c, g.kh, g.kw, count, g.grid_h, g.grid_w)
+    offset = first * g.plane
+    if p is not None:
+        offset += p * dh * g.pitch + q * dw
+        shape, strides = shape[:1] + shape[3:], strides[:1] + strides[3:]
+    base = flat[offset:offset + 1]  # as_strided reads on from here, within the grid and its slack
+    return as_strided(base, shape, tuple(s * item for s in strides))
+
+
+def _images(flat: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """The (C, N, H, W) view of the grid's image pixels (padding excluded)."""
+    left, _, top, _ = g.padding
+    planes = flat.reshape(g.c, g.channel_stride)[:, :g.n * g.plane].reshape(g.c, g.n, g.rows, g.pitch)
+    return planes[:, :, top:top + g.h, left:left + g.w]
 
 
 def _grid_layout(g: ConvGeometry) -> tuple:
     """What decides where the zero padding of a grid buffer lies."""
-    return g.c, g.n, g.h, g.w, g.padding, g.pitch
+    return g.c, g.n, g.h, g.w, g.padding, g.pitch, g.rows
 
 
 def pad_into_grid(x: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """The flat grid buffer holding x (NCHW) zero-padded, channel-major; taken from the pool (give it back)."""
+    """The flat grid holding x (NCHW) zero-padded, channel-major; from the pool (``release_grid`` it)."""
     # The pad positions of a pooled grid are zero from its creation and never written, so only the
-    # interior is copied. The key holds the padding, so a buffer never serves another layout.
+    # interior is copied. The key holds the layout, so a buffer never serves another one.
     flat = WORKSPACE.take("grid", (g.grid_size,), x.dtype, _grid_layout(g), zeros=True)
-    left, _, top, _ = g.padding
-    planes = flat[:g.c * g.n * g.plane].reshape(g.c, g.n, g.padded_h, g.pitch)
-    planes[:, :, top:top + g.h, left:left + g.w] = x.transpose(1, 0, 2, 3)
+    _images(flat, g)[...] = x.transpose(1, 0, 2, 3)
     return flat
 
 
-def im2col(x: np.ndarray, g: ConvGeometry, out: np.ndarray | None = None) -> np.ndarray:
+def release_grid(flat: np.ndarray, g: ConvGeometry) -> None:
+    """Give a grid from ``pad_into_grid`` (kept by the forward for the backward) back to the pool."""
+    WORKSPACE.give("grid", flat, _grid_layout(g))
+
+
+def im2col_images(flat: np.ndarray, g: ConvGeometry, first: int, count: int, out: np.ndarray) -> np.ndarray:
+    """Columns of images first..first+count-1 from the grid into ``out``, shape (C*K_h*K_w, count*L)."""
+    np.copyto(out.reshape(g.c, g.kh, g.kw, count, g.grid_h, g.grid_w), _window_view(flat, g, first, count))
+    return out
+
+
+def col2im_images(dcols: np.ndarray, dflat: np.ndarray, g: ConvGeometry, first: int, count: int) -> None:
+    """Add columns of images first..first+count-1 back onto the grid ``dflat``: K_h*K_w slice additions."""
+    dcols = dcols.reshape(g.c, g.kh, g.kw, count, g.grid_h, g.grid_w)
+    for p in range(g.kh):
+        for q in range(g.kw):
+            window = _window_view(dflat, g, first, count, p, q)
+            np.add(window, dcols[:, p, q], out=window)
+
+
+def im2col(x: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """cols[(c, p, q), (n, i, j)] = x_pad[n, c, i*s_h + p*d_h, j*s_w + q*d_w], shape (C*K_h*K_w, M).
 
-    M = N * H_out * grid_w; columns with j >= W_out (present when grid_w = P) are scratch.
+    M = N * grid_h * grid_w; the rows i >= H_out and columns j >= W_out of the grid are scratch.
     """
     flat = pad_into_grid(x, g)
-    cols = out if out is not None else np.empty((g.c * g.kh * g.kw, g.m), x.dtype)
-    np.copyto(cols.reshape(g.c, g.kh, g.kw, g.n, g.out_h, g.grid_w), _window_view(flat, g))
-    WORKSPACE.give("grid", flat, _grid_layout(g))
+    cols = im2col_images(flat, g, 0, g.n, np.empty((g.c * g.kh * g.kw, g.m), x.dtype))
+    release_grid(flat, g)
     return cols
 
 
 def col2im(dcols: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """The adjoint of im2col: add each column entry back onto the x pixel it was copied from; NCHW out.
 
-    K_h*K_w slice additions on the flat grid (contiguous ones at stride 1). Entries of scratch columns must
-    be zero; those that fall on padding are dropped with it.
+    Entries of scratch columns must be zero; those that fall on padding are dropped with it.
     """
-    flat = WORKSPACE.take("dgrid", (g.grid_size,), dcols.dtype)
-    flat.fill(0)
-    dcols = dcols.reshape(g.c, g.kh, g.kw, g.n, g.out_h, g.grid_w)
-    for p in range(g.kh):
-        for q in range(g.kw):
-            window = _window_view(flat, g, p, q)
-            np.add(window, dcols[:, p, q], out=window)
-    left, _, top, _ = g.padding
-    planes = flat[:g.c * g.n * g.plane].reshape(g.c, g.n, g.padded_h, g.pitch)
-    dx = np.ascontiguousarray(planes[:, :, top:top + g.h, left:left + g.w].transpose(1, 0, 2, 3))
-    WORKSPACE.give("dgrid", flat)
-    return dx
+    dflat = np.zeros(g.grid_size, dcols.dtype)
+    col2im_images(dcols, dflat, g, 0, g.n)
+    return np.ascontiguousarray(_images(dflat, g).transpose(1, 0, 2, 3))
 
 
 # --------------------------------------------------------------------------------------------- conv2d
@@ -248,56 +280,93 @@ def _grouped_weight(weight: np.ndarray, groups: int) -> np.ndarray:
     return weight.reshape(groups, weight.shape[0] // groups, -1)
 
 
+def image_chunks(g: ConvGeometry, dtype) -> tuple[int, list]:
+    """(images per chunk, [(first, count), ...]): chunks whose columns take about CHUNK_BYTES."""
+    per_image = g.c * g.kh * g.kw * g.grid_h * g.grid_w * np.dtype(dtype).itemsize
+    size = max(1, min(g.n, CHUNK_BYTES // max(per_image, 1)))
+    return size, [(first, min(size, g.n - first)) for first in range(0, g.n, size)]
+
+
+def _leading(buffer: np.ndarray, rows: int, count: int, g: ConvGeometry) -> np.ndarray:
+    """A contiguous (rows, count*L) matrix at the start of a chunk-sized work buffer (L = grid_h*grid_w)."""
+    return buffer.reshape(-1)[:rows * count * g.grid_h * g.grid_w].reshape(rows, -1)
+
+
 def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
-                   keep_cols: bool = True):
-    """y = W @ im2col(x) + b, NCHW (N, C_out, H_out, W_out); returns (y, cols or None).
+                   keep_input: bool = True):
+    """y = W @ im2col(x) + b, NCHW (N, C_out, H_out, W_out), a chunk of images at a time.
 
-    ``cols`` is what the backward needs; with ``keep_cols`` False it goes straight back to the pool.
-    Otherwise hand it to ``conv2d_backward`` and then to ``release_cols``.
+    Returns (y, grid or None): the padded input grid is what the backward needs (``conv2d_backward``,
+    then ``release_grid``); with ``keep_input`` False it goes straight back to the pool.
     """
-    cols = im2col(x, g, out=WORKSPACE.take("cols", (g.c * g.kh * g.kw, g.m), x.dtype))
-    product = WORKSPACE.take("product", (g.c_out, g.m), x.dtype)
-    np.matmul(_grouped_weight(weight, g.groups), _by_group(cols, g.groups), out=_by_group(product, g.groups))
-    grid = product.reshape(g.c_out, g.n, g.out_h, g.grid_w)[..., :g.out_w].transpose(1, 0, 2, 3)
+    flat = pad_into_grid(x, g)
+    size, chunks = image_chunks(g, x.dtype)
+    rows, grid = g.c * g.kh * g.kw, (g.grid_h, g.grid_w)
+    cols_buf = WORKSPACE.take("cols", (rows, size) + grid, x.dtype)
+    product_buf = WORKSPACE.take("product", (g.c_out, size) + grid, x.dtype)
+    weights = _grouped_weight(weight, g.groups)
     y = np.empty((g.n, g.c_out, g.out_h, g.out_w), x.dtype)
-    if bias is None:
-        np.copyto(y, grid)
-    else:
-        np.add(grid, bias.reshape(1, -1, 1, 1), out=y)
-    WORKSPACE.give("product", product)
-    if not keep_cols:
-        release_cols(cols)
-        cols = None
-    return y, cols
+    for first, count in chunks:
+        cols = im2col_images(flat, g, first, count, _leading(cols_buf, rows, count, g))
+        product = _leading(product_buf, g.c_out, count, g)
+        np.matmul(weights, _by_group(cols, g.groups), out=_by_group(product, g.groups))
+        valid = product.reshape(g.c_out, count, *grid)[:, :, :g.out_h, :g.out_w].transpose(1, 0, 2, 3)
+        if bias is None:
+            np.copyto(y[first:first + count], valid)
+        else:
+            np.add(valid, bias.reshape(1, -1, 1, 1), out=y[first:first + count])
+    WORKSPACE.give("cols", cols_buf)
+    WORKSPACE.give("product", product_buf)
+    if not keep_input:
+        release_grid(flat, g)
+        flat = None
+    return y, flat
 
 
-def release_cols(cols: np.ndarray) -> None:
-    """Give the forward's cols back to the pool once the backward is done with them."""
-    WORKSPACE.give("cols", cols)
-
-
-def conv2d_backward(grad_out: np.ndarray, cols: np.ndarray, weight: np.ndarray, g: ConvGeometry,
+def conv2d_backward(grad_out: np.ndarray, flat: np.ndarray, weight: np.ndarray, g: ConvGeometry,
                     need_bias: bool = True):
-    """(dL/dx, dL/dW, dL/db or None) from dL/dy (NCHW) and the forward's cols; see the module docstring."""
-    dtype = grad_out.dtype
-    # dL/dy in the cols layout; the scratch columns j >= W_out stay zero (never written after creation).
-    grad = WORKSPACE.take("grad", (g.c_out, g.n, g.out_h, g.grid_w), dtype, g.out_w, zeros=True)
-    grad[..., :g.out_w] = grad_out.transpose(1, 0, 2, 3)
-    grad_rows = _by_group(grad.reshape(g.c_out, g.m), g.groups)
+    """(dL/dx, dL/dW, dL/db or None) from dL/dy (NCHW) and the forward's grid; see the module docstring.
 
-    grad_bias = grad.reshape(g.c_out, -1).sum(axis=1) if need_bias else None
-    grad_weight = np.matmul(grad_rows, _by_group(cols, g.groups).transpose(0, 2, 1)).reshape(weight.shape)
-
-    dcols = WORKSPACE.take("cols", cols.shape, dtype)
-    np.matmul(_grouped_weight(weight, g.groups).transpose(0, 2, 1), grad_rows, out=_by_group(dcols, g.groups))
-    grad_x = col2im(dcols, g)
-    release_cols(dcols)
-    WORKSPACE.give("grad", grad, g.out_w)
-    return grad_x, grad_weight, grad_bias
+    Chunk by chunk of images: cols again from the grid, dW += g @ cols^T, dcols = W^T @ g, col2im.
+    """
+    dtype, groups = grad_out.dtype, g.groups
+    size, chunks = image_chunks(g, dtype)
+    rows, grid = g.c * g.kh * g.kw, (g.grid_h, g.grid_w)
+    cols_buf = WORKSPACE.take("cols", (rows, size) + grid, dtype)
+    dcols_buf = WORKSPACE.take("cols", (rows, size) + grid, dtype)
+    grad_buf = WORKSPACE.take("product", (g.c_out, size) + grid, dtype)
+    dflat = WORKSPACE.take("dgrid", (g.grid_size,), dtype)
+    dflat.fill(0)
+    weights = _grouped_weight(weight, groups)
+    grad_weight = np.zeros(weights.shape, dtype)
+    partial = np.empty(weights.shape, dtype)
+    grad_bias = np.zeros(g.c_out, dtype) if need_bias else None
+    for first, count in chunks:
+        # dL/dy of these images in the cols layout, zero on the scratch rows and columns.
+        grad = _leading(grad_buf, g.c_out, count, g)
+        grad4 = grad.reshape(g.c_out, count, *grid)
+        grad4[:, :, :g.out_h, :g.out_w] = grad_out[first:first + count].transpose(1, 0, 2, 3)
+        grad4[:, :, g.out_h:] = 0
+        grad4[:, :, :g.out_h, g.out_w:] = 0
+        cols = im2col_images(flat, g, first, count, _leading(cols_buf, rows, count, g))
+        grad_rows = _by_group(grad, groups)
+        np.matmul(grad_rows, _by_group(cols, groups).transpose(0, 2, 1), out=partial)
+        grad_weight += partial
+        if need_bias:
+            grad_bias += grad.sum(axis=1)
+        dcols = _leading(dcols_buf, rows, count, g)
+        np.matmul(weights.transpose(0, 2, 1), grad_rows, out=_by_group(dcols, groups))
+        col2im_images(dcols, dflat, g, first, count)
+    grad_x = np.ascontiguousarray(_images(dflat, g).transpose(1, 0, 2, 3))
+    for buffer in (cols_buf, dcols_buf):
+        WORKSPACE.give("cols", buffer)
+    WORKSPACE.give("product", grad_buf)
+    WORKSPACE.give("dgrid", dflat)
+    return grad_x, grad_weight.reshape(weight.shape), grad_bias
 
 
 def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, stride=1, padding=0, dilation=1,
            groups: int = 1) -> np.ndarray:
     """torch.nn.functional.conv2d: NCHW in, NCHW out (zero padding; see ``conv_padding`` for the forms)."""
     g = conv_geometry(x.shape, weight.shape, stride, padding, dilation, groups)
-    return conv2d_forward(x, weight, bias, g, keep_cols=False)[0]
+    return conv2d_forward(x, weight, bias, g, keep_input=False)[0]

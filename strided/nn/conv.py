@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..functional.conv import conv2d_backward, conv2d_forward, conv_geometry, conv_padding, pair, release_cols
+from ..functional.conv import conv2d_backward, conv2d_forward, conv_geometry, conv_padding, pair, release_grid
 from ..functional.pad import check_padding, pad2d, pad2d_backward
 from ..grad_mode import is_grad_enabled
 from . import init
@@ -95,19 +95,19 @@ class Conv2d(Module):
         if self.padding_mode != "zeros":
             x = pad2d(x, self._pads, self.padding_mode)
         bias = None if self.bias is None else self.bias.data
-        keep = is_grad_enabled()
-        y, cols = conv2d_forward(x, self.weight.data, bias, geometry, keep_cols=keep)
+        keep = is_grad_enabled()  # inference keeps nothing: the padded input goes back to the pool
+        y, grid = conv2d_forward(x, self.weight.data, bias, geometry, keep_input=keep)
         if keep:
-            self.save_for_backward(cols, geometry)
+            self.save_for_backward(grid, geometry)
         return y
 
     def backward(self, grad_out):
-        cols, geometry = self.saved_for_backward()
+        grid, geometry = self.saved_for_backward()
         check_grad(self, grad_out, (geometry.n, self.out_channels, geometry.out_h, geometry.out_w))
         grad_out = grad_out.astype(self.weight.dtype, copy=False)
-        grad_x, grad_w, grad_b = conv2d_backward(grad_out, cols, self.weight.data, geometry,
+        grad_x, grad_w, grad_b = conv2d_backward(grad_out, grid, self.weight.data, geometry,
                                                  need_bias=self.bias is not None)
-        release_cols(cols)
+        release_grid(grid, geometry)
         self.weight.accumulate_grad(grad_w)
         if self.bias is not None:
             self.bias.accumulate_grad(grad_b)

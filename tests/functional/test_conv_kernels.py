@@ -41,10 +41,10 @@ def test_conv2d_forward_and_gradients_match_torch(call, dtype):
     rng = np.random.default_rng(RNG_SEED)
     x, w, b = (rng.standard_normal(s).astype(dtype) for s in (x_shape, w_shape, w_shape[:1]))
     g = conv_ops.conv_geometry(x_shape, w_shape, stride, padding, dilation, groups)
-    y, cols = conv_ops.conv2d_forward(x, w, b, g)
+    y, grid = conv_ops.conv2d_forward(x, w, b, g)
     grad_y = rng.standard_normal(y.shape).astype(dtype)
-    grad_x, grad_w, grad_b = conv_ops.conv2d_backward(grad_y, cols, w, g)
-    conv_ops.release_cols(cols)
+    grad_x, grad_w, grad_b = conv_ops.conv2d_backward(grad_y, grid, w, g)
+    conv_ops.release_grid(grid, g)
 
     xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
     yt = F.conv2d(F.pad(xt, padding), wt, bt, stride, 0, dilation, groups)
@@ -56,6 +56,29 @@ def test_conv2d_forward_and_gradients_match_torch(call, dtype):
         assert_close(ours, theirs.detach().numpy(), tol, what)
 
 
+@pytest.mark.parametrize("images_per_chunk", [1, 2])
+@pytest.mark.parametrize("call", [c for c in CALLS if c[0][0] == 3][:6])
+def test_chunks_of_images_give_the_same_result(call, images_per_chunk, monkeypatch):
+    """One image per chunk, and chunks of several with a shorter last one, equal the single-chunk result."""
+    x_shape, w_shape, stride, padding, dilation, groups = call
+    rng = np.random.default_rng(RNG_SEED)
+    x, w, b = (rng.standard_normal(s) for s in (x_shape, w_shape, w_shape[:1]))
+    g = conv_ops.conv_geometry(x_shape, w_shape, stride, padding, dilation, groups)
+
+    def run():
+        y, grid = conv_ops.conv2d_forward(x, w, b, g)
+        grads = conv_ops.conv2d_backward(np.cos(y), grid, w, g)
+        conv_ops.release_grid(grid, g)
+        return (y,) + grads
+
+    whole = run()
+    per_image = g.c * g.kh * g.kw * g.grid_h * g.grid_w * x.itemsize
+    monkeypatch.setattr(conv_ops, "CHUNK_BYTES", images_per_chunk * per_image)
+    assert conv_ops.image_chunks(g, x.dtype)[0] == images_per_chunk
+    for ours, reference in zip(run(), whole, strict=True):
+        assert_close(ours, reference, 1e-12, "chunked")
+
+
 @pytest.mark.parametrize("call", CALLS[:12], ids=[f"call{i}" for i in range(12)])
 def test_col2im_is_the_adjoint_of_im2col(call):
     """<im2col(x), D> = <x, col2im(D)> for all x and D (on the columns that are not scratch)."""
@@ -63,10 +86,11 @@ def test_col2im_is_the_adjoint_of_im2col(call):
     g = conv_ops.conv_geometry(x_shape, w_shape, stride, padding, dilation, groups)
     rng = np.random.default_rng(0)
     x = rng.standard_normal(x_shape)
-    dcols = rng.standard_normal((g.c * g.kh * g.kw, g.n, g.out_h, g.grid_w))
-    dcols[..., g.out_w:] = 0  # scratch columns carry no gradient
+    dcols = rng.standard_normal((g.c * g.kh * g.kw, g.n, g.grid_h, g.grid_w))
+    dcols[:, :, g.out_h:] = 0  # scratch rows and columns carry no gradient
+    dcols[..., g.out_w:] = 0
     cols = conv_ops.im2col(x, g).reshape(dcols.shape)
-    lhs = np.sum(cols[..., :g.out_w] * dcols[..., :g.out_w])
+    lhs = np.sum(cols * dcols)
     rhs = np.sum(x * conv_ops.col2im(dcols.reshape(-1, g.m), g))
     assert abs(lhs - rhs) <= 1e-10 * max(1.0, abs(lhs))
 
@@ -74,7 +98,7 @@ def test_col2im_is_the_adjoint_of_im2col(call):
 def test_im2col_columns_are_the_windows():
     x = np.arange(2 * 1 * 3 * 4, dtype=np.float64).reshape(2, 1, 3, 4)
     g = conv_ops.conv_geometry(x.shape, (1, 1, 2, 2), stride=1, padding=0)
-    cols = conv_ops.im2col(x, g).reshape(1, 2, 2, 2, g.out_h, g.grid_w)[..., :g.out_w]
+    cols = conv_ops.im2col(x, g).reshape(1, 2, 2, 2, g.grid_h, g.grid_w)[..., :g.out_h, :g.out_w]
     np.testing.assert_array_equal(cols[0, :, :, 1, 0, 2], x[1, 0, 0:2, 2:4])  # window (n=1, i=0, j=2)
 
 
