@@ -104,7 +104,7 @@ def test_malformed_uploads_never_get_a_5xx(server, digit_png):
 
 
 def test_sigterm_lets_in_flight_requests_finish(model_path, digit_png):
-    server = Server(model_path, "--max-wait-ms", "800", "--max-batch-size", "64")
+    server = Server(model_path, "--max-wait-ms", "3000", "--max-batch-size", "64")
     results = []
 
     def request():
@@ -117,7 +117,7 @@ def test_sigterm_lets_in_flight_requests_finish(model_path, digit_png):
     threads = [threading.Thread(target=request) for _ in range(6)]
     for t in threads:
         t.start()
-    time.sleep(0.3)  # the requests are waiting in the batcher (max wait 800 ms)
+    time.sleep(1.5)  # the requests have arrived and wait in the batcher (max wait 3 s), even on a busy machine
     server.process.send_signal(signal.SIGTERM)
     for t in threads:
         t.join(30)
