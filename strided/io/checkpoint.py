@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_write_bytes
-from .model_file import ModelFileError, _safetensors
+from .model_file import ModelFileError, _safetensors, read_safetensors
 
 FORMAT = "strided-checkpoint"
 ARRAY_KEY = "__array__"
@@ -31,16 +31,7 @@ def save_checkpoint(path, state: dict) -> Path:
 
 def load_checkpoint(path) -> dict:
     """Read a checkpoint written by ``save_checkpoint``; a clear error for anything else."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: no such checkpoint")
-    safetensors = _safetensors()
-    try:
-        with safetensors.safe_open(str(path), framework="numpy") as reader:
-            metadata = reader.metadata() or {}
-            tensors = {name: reader.get_tensor(name) for name in reader.keys()}
-    except Exception as error:  # safetensors' own errors for damaged files
-        raise ModelFileError(f"{path}: not a readable checkpoint ({error})") from error
+    metadata, tensors = read_safetensors(path, "checkpoint", "checkpoint")
     if metadata.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a strided checkpoint")
     try:

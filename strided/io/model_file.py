@@ -85,17 +85,26 @@ def load(path):
     return model.eval()
 
 
-def _read(path, with_tensors: bool):
+def read_safetensors(path, missing: str, unreadable: str, with_tensors: bool = True):
+    """(metadata, tensors or None) of a safetensors file; ModelFileError naming the file otherwise.
+
+    Model files and checkpoints share this: ``missing`` and ``unreadable`` name what was expected.
+    """
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file")
+        raise ModelFileError(f"{path}: no such {missing}")
     safetensors = _safetensors()
     try:
         with safetensors.safe_open(str(path), framework="numpy") as reader:
-            raw = reader.metadata() or {}
+            metadata = reader.metadata() or {}
             tensors = {name: reader.get_tensor(name) for name in reader.keys()} if with_tensors else None
     except Exception as error:  # safetensors raises its own error types for bad headers and sizes
-        raise ModelFileError(f"{path}: not a readable safetensors file ({error})") from error
+        raise ModelFileError(f"{path}: not a readable {unreadable} ({error})") from error
+    return metadata, tensors
+
+
+def _read(path, with_tensors: bool):
+    raw, tensors = read_safetensors(path, "model file", "safetensors file", with_tensors)
     if raw.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a strided model file (no '{FORMAT}' marker in its metadata)")
     try:
