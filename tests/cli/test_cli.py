@@ -137,3 +137,8 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path):
     assert list(ours) == list(theirs)
     for key in ours:
         assert np.array_equal(ours[key], theirs[key]), key
+
+
+def test_bench_takes_its_own_options():
+    out = strided("bench", "--help").stdout
+    assert "--repeats" in out and "--cases" in out
