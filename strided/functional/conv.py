@@ -189,22 +189,30 @@ def conv_geometry(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups
 
 
 # --------------------------------------------------------------------------------------------- im2col / col2im
-def _window_view(flat: np.ndarray, g: ConvGeometry, first: int, count: int, p=None, q=None) -> np.ndarray:
-    """A strided view of the flat grid for images first..first+count-1:
-    element [c, p, q, n, i, j] is x_pad[first + n, c, i*s_h + p*d_h, j*s_w + q*d_w].
+def _tail(g: ConvGeometry, count: int) -> tuple:
+    """Shape of the trailing (images, rows, columns) axes of a window view: one axis when they are a single
+    contiguous run (stride 1 on the grid), as NumPy copies and adds such runs several times faster."""
+    if g.stride == (1, 1) and (g.grid_h, g.grid_w) == (g.rows, g.pitch):
+        return (count * g.plane,)
+    return count, g.grid_h, g.grid_w
 
-    With ``p`` and ``q`` given, the (C, count, grid_h, grid_w) slice of that one window offset. On the
-    grid (stride 1) the last three axes are one contiguous run, which NumPy copies or adds in one sweep.
+
+def _window_view(flat: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """A strided view of the flat grid: [c, p, q, n, i, j] is x_pad[n, c, i*s_h + p*d_h, j*s_w + q*d_w].
+
+    The axes (n, i, j) are merged into one when ``_tail`` says they are one contiguous run.
     """
-    (sh, sw), (dh, dw), item = g.stride, g.dilation, flat.itemsize
-    strides = (g.channel_stride, dh * g.pitch, dw, g.plane, sh * g.pitch, sw)
-    shape = (g.c, g.kh, g.kw, count, g.grid_h, g.grid_w)
-    offset = first * g.plane
-    if p is not None:
-        offset += p * dh * g.pitch + q * dw
-        shape, strides = shape[:1] + shape[3:], strides[:1] + strides[3:]
-    base = flat[offset:offset + 1]  # as_strided reads on from here, within the grid and its slack
-    return as_strided(base, shape, tuple(s * item for s in strides))
+    (sh, sw), (dh, dw) = g.stride, g.dilation
+    tail = _tail(g, g.n)
+    tail_strides = (1,) if len(tail) == 1 else (g.plane, sh * g.pitch, sw)
+    strides = (g.channel_stride, dh * g.pitch, dw) + tail_strides
+    return as_strided(flat, (g.c, g.kh, g.kw) + tail, tuple(s * flat.itemsize for s in strides))
+
+
+def _chunk(windows: np.ndarray, g: ConvGeometry, first: int, count: int) -> np.ndarray:
+    """The part of a window view (or of an array shaped like one) for images first..first+count-1."""
+    unit = g.plane if len(_tail(g, 1)) == 1 else 1
+    return windows[:, :, :, first * unit:(first + count) * unit]
 
 
 def _images(flat: np.ndarray, g: ConvGeometry) -> np.ndarray:
@@ -233,18 +241,20 @@ def release_grid(flat: np.ndarray, g: ConvGeometry) -> None:
     WORKSPACE.give("grid", flat, _grid_layout(g))
 
 
-def im2col_images(flat: np.ndarray, g: ConvGeometry, first: int, count: int, out: np.ndarray) -> np.ndarray:
-    """Columns of images first..first+count-1 from the grid into ``out``, shape (C*K_h*K_w, count*L)."""
-    np.copyto(out.reshape(g.c, g.kh, g.kw, count, g.grid_h, g.grid_w), _window_view(flat, g, first, count))
+def im2col_images(windows: np.ndarray, g: ConvGeometry, first: int, count: int, out: np.ndarray) -> np.ndarray:
+    """Columns of images first..first+count-1 into ``out`` (C*K_h*K_w, count*L), from ``_window_view``."""
+    np.copyto(out.reshape((g.c, g.kh, g.kw) + _tail(g, count)), _chunk(windows, g, first, count))
     return out
 
 
-def col2im_images(dcols: np.ndarray, dflat: np.ndarray, g: ConvGeometry, first: int, count: int) -> None:
-    """Add columns of images first..first+count-1 back onto the grid ``dflat``: K_h*K_w slice additions."""
-    dcols = dcols.reshape(g.c, g.kh, g.kw, count, g.grid_h, g.grid_w)
+def col2im_images(dcols: np.ndarray, dwindows: np.ndarray, g: ConvGeometry, first: int, count: int) -> None:
+    """Add the columns of images first..first+count-1 back through the window view of a gradient grid:
+    K_h*K_w slice additions."""
+    dcols = dcols.reshape((g.c, g.kh, g.kw) + _tail(g, count))
+    dwindows = _chunk(dwindows, g, first, count)
     for p in range(g.kh):
         for q in range(g.kw):
-            window = _window_view(dflat, g, first, count, p, q)
+            window = dwindows[:, p, q]
             np.add(window, dcols[:, p, q], out=window)
 
 
@@ -254,7 +264,7 @@ def im2col(x: np.ndarray, g: ConvGeometry) -> np.ndarray:
     M = N * grid_h * grid_w; the rows i >= H_out and columns j >= W_out of the grid are scratch.
     """
     flat = pad_into_grid(x, g)
-    cols = im2col_images(flat, g, 0, g.n, np.empty((g.c * g.kh * g.kw, g.m), x.dtype))
+    cols = im2col_images(_window_view(flat, g), g, 0, g.n, np.empty((g.c * g.kh * g.kw, g.m), x.dtype))
     release_grid(flat, g)
     return cols
 
@@ -265,7 +275,7 @@ def col2im(dcols: np.ndarray, g: ConvGeometry) -> np.ndarray:
     Entries of scratch columns must be zero; those that fall on padding are dropped with it.
     """
     dflat = np.zeros(g.grid_size, dcols.dtype)
-    col2im_images(dcols, dflat, g, 0, g.n)
+    col2im_images(dcols, _window_view(dflat, g), g, 0, g.n)
     return np.ascontiguousarray(_images(dflat, g).transpose(1, 0, 2, 3))
 
 
@@ -304,10 +314,10 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g
     rows, grid = g.c * g.kh * g.kw, (g.grid_h, g.grid_w)
     cols_buf = WORKSPACE.take("cols", (rows, size) + grid, x.dtype)
     product_buf = WORKSPACE.take("product", (g.c_out, size) + grid, x.dtype)
-    weights = _grouped_weight(weight, g.groups)
+    weights, windows = _grouped_weight(weight, g.groups), _window_view(flat, g)
     y = np.empty((g.n, g.c_out, g.out_h, g.out_w), x.dtype)
     for first, count in chunks:
-        cols = im2col_images(flat, g, first, count, _leading(cols_buf, rows, count, g))
+        cols = im2col_images(windows, g, first, count, _leading(cols_buf, rows, count, g))
         product = _leading(product_buf, g.c_out, count, g)
         np.matmul(weights, _by_group(cols, g.groups), out=_by_group(product, g.groups))
         valid = product.reshape(g.c_out, count, *grid)[:, :, :g.out_h, :g.out_w].transpose(1, 0, 2, 3)
@@ -337,7 +347,7 @@ def conv2d_backward(grad_out: np.ndarray, flat: np.ndarray, weight: np.ndarray, 
     grad_buf = WORKSPACE.take("product", (g.c_out, size) + grid, dtype)
     dflat = WORKSPACE.take("dgrid", (g.grid_size,), dtype)
     dflat.fill(0)
-    weights = _grouped_weight(weight, groups)
+    weights, windows, dwindows = _grouped_weight(weight, groups), _window_view(flat, g), _window_view(dflat, g)
     grad_weight = np.zeros(weights.shape, dtype)
     partial = np.empty(weights.shape, dtype)
     grad_bias = np.zeros(g.c_out, dtype) if need_bias else None
@@ -348,7 +358,7 @@ def conv2d_backward(grad_out: np.ndarray, flat: np.ndarray, weight: np.ndarray, 
         grad4[:, :, :g.out_h, :g.out_w] = grad_out[first:first + count].transpose(1, 0, 2, 3)
         grad4[:, :, g.out_h:] = 0
         grad4[:, :, :g.out_h, g.out_w:] = 0
-        cols = im2col_images(flat, g, first, count, _leading(cols_buf, rows, count, g))
+        cols = im2col_images(windows, g, first, count, _leading(cols_buf, rows, count, g))
         grad_rows = _by_group(grad, groups)
         np.matmul(grad_rows, _by_group(cols, groups).transpose(0, 2, 1), out=partial)
         grad_weight += partial
@@ -356,7 +366,7 @@ def conv2d_backward(grad_out: np.ndarray, flat: np.ndarray, weight: np.ndarray, 
             grad_bias += grad.sum(axis=1)
         dcols = _leading(dcols_buf, rows, count, g)
         np.matmul(weights.transpose(0, 2, 1), grad_rows, out=_by_group(dcols, groups))
-        col2im_images(dcols, dflat, g, first, count)
+        col2im_images(dcols, dwindows, g, first, count)
     grad_x = np.ascontiguousarray(_images(dflat, g).transpose(1, 0, 2, 3))
     for buffer in (cols_buf, dcols_buf):
         WORKSPACE.give("cols", buffer)
