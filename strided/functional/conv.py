@@ -281,13 +281,13 @@ def col2im(dcols: np.ndarray, g: ConvGeometry) -> np.ndarray:
 
 # --------------------------------------------------------------------------------------------- conv2d
 def _by_group(matrix: np.ndarray, groups: int) -> np.ndarray:
-    """Rows of a (R, M) matrix split into a (G, R/G, M) batch, one per group (a view)."""
-    return matrix.reshape(groups, matrix.shape[0] // groups, matrix.shape[1])
+    """Rows of a (R, M) matrix split into a (G, R/G, M) batch, one per group (a view; 2-D when G = 1)."""
+    return matrix if groups == 1 else matrix.reshape(groups, matrix.shape[0] // groups, matrix.shape[1])
 
 
 def _grouped_weight(weight: np.ndarray, groups: int) -> np.ndarray:
-    """(C_out, C/G, K_h, K_w) -> (G, C_out/G, C/G*K_h*K_w): each group's matrix W (a view)."""
-    return weight.reshape(groups, weight.shape[0] // groups, -1)
+    """(C_out, C/G, K_h, K_w) -> (G, C_out/G, C/G*K_h*K_w): each group's matrix W (a view; 2-D when G = 1)."""
+    return _by_group(weight.reshape(weight.shape[0], -1), groups)
 
 
 def image_chunks(g: ConvGeometry, dtype) -> tuple[int, list]:
@@ -297,9 +297,9 @@ def image_chunks(g: ConvGeometry, dtype) -> tuple[int, list]:
     return size, [(first, min(size, g.n - first)) for first in range(0, g.n, size)]
 
 
-def _leading(buffer: np.ndarray, rows: int, count: int, g: ConvGeometry) -> np.ndarray:
-    """A contiguous (rows, count*L) matrix at the start of a chunk-sized work buffer (L = grid_h*grid_w)."""
-    return buffer.reshape(-1)[:rows * count * g.grid_h * g.grid_w].reshape(rows, -1)
+def _columns(buffer: np.ndarray, count: int, g: ConvGeometry) -> np.ndarray:
+    """The columns of ``count`` images in a (rows, images per chunk * L) work buffer (BLAS takes the view)."""
+    return buffer[:, :count * g.grid_h * g.grid_w]
 
 
 def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
@@ -311,14 +311,14 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g
     """
     flat = pad_into_grid(x, g)
     size, chunks = image_chunks(g, x.dtype)
-    rows, grid = g.c * g.kh * g.kw, (g.grid_h, g.grid_w)
-    cols_buf = WORKSPACE.take("cols", (rows, size) + grid, x.dtype)
-    product_buf = WORKSPACE.take("product", (g.c_out, size) + grid, x.dtype)
+    rows, grid, width = g.c * g.kh * g.kw, (g.grid_h, g.grid_w), size * g.grid_h * g.grid_w
+    cols_buf = WORKSPACE.take("cols", (rows, width), x.dtype)
+    product_buf = WORKSPACE.take("product", (g.c_out, width), x.dtype)
     weights, windows = _grouped_weight(weight, g.groups), _window_view(flat, g)
     y = np.empty((g.n, g.c_out, g.out_h, g.out_w), x.dtype)
     for first, count in chunks:
-        cols = im2col_images(windows, g, first, count, _leading(cols_buf, rows, count, g))
-        product = _leading(product_buf, g.c_out, count, g)
+        cols = im2col_images(windows, g, first, count, _columns(cols_buf, count, g))
+        product = _columns(product_buf, count, g)
         np.matmul(weights, _by_group(cols, g.groups), out=_by_group(product, g.groups))
         valid = product.reshape(g.c_out, count, *grid)[:, :, :g.out_h, :g.out_w].transpose(1, 0, 2, 3)
         if bias is None:
@@ -341,10 +341,12 @@ def conv2d_backward(grad_out: np.ndarray, flat: np.ndarray, weight: np.ndarray, 
     """
     dtype, groups = grad_out.dtype, g.groups
     size, chunks = image_chunks(g, dtype)
-    rows, grid = g.c * g.kh * g.kw, (g.grid_h, g.grid_w)
-    cols_buf = WORKSPACE.take("cols", (rows, size) + grid, dtype)
-    dcols_buf = WORKSPACE.take("cols", (rows, size) + grid, dtype)
-    grad_buf = WORKSPACE.take("product", (g.c_out, size) + grid, dtype)
+    rows, grid, width = g.c * g.kh * g.kw, (g.grid_h, g.grid_w), size * g.grid_h * g.grid_w
+    cols_buf = WORKSPACE.take("cols", (rows, width), dtype)
+    dcols_buf = WORKSPACE.take("cols", (rows, width), dtype)
+    # dL/dy in the cols layout. Only the valid pixels are ever written, so the scratch rows and columns
+    # stay zero from the buffer's creation (its key holds the output size).
+    grad_buf = WORKSPACE.take("grad", (g.c_out, size) + grid, dtype, (g.out_h, g.out_w), zeros=True)
     dflat = WORKSPACE.take("dgrid", (g.grid_size,), dtype)
     dflat.fill(0)
     weights, windows, dwindows = _grouped_weight(weight, groups), _window_view(flat, g), _window_view(dflat, g)
@@ -352,25 +354,21 @@ def conv2d_backward(grad_out: np.ndarray, flat: np.ndarray, weight: np.ndarray, 
     partial = np.empty(weights.shape, dtype)
     grad_bias = np.zeros(g.c_out, dtype) if need_bias else None
     for first, count in chunks:
-        # dL/dy of these images in the cols layout, zero on the scratch rows and columns.
-        grad = _leading(grad_buf, g.c_out, count, g)
-        grad4 = grad.reshape(g.c_out, count, *grid)
-        grad4[:, :, :g.out_h, :g.out_w] = grad_out[first:first + count].transpose(1, 0, 2, 3)
-        grad4[:, :, g.out_h:] = 0
-        grad4[:, :, :g.out_h, g.out_w:] = 0
-        cols = im2col_images(windows, g, first, count, _leading(cols_buf, rows, count, g))
+        grad_buf[:, :count, :g.out_h, :g.out_w] = grad_out[first:first + count].transpose(1, 0, 2, 3)
+        grad = _columns(grad_buf.reshape(g.c_out, width), count, g)
+        cols = im2col_images(windows, g, first, count, _columns(cols_buf, count, g))
         grad_rows = _by_group(grad, groups)
-        np.matmul(grad_rows, _by_group(cols, groups).transpose(0, 2, 1), out=partial)
+        np.matmul(grad_rows, np.swapaxes(_by_group(cols, groups), -1, -2), out=partial)
         grad_weight += partial
         if need_bias:
             grad_bias += grad.sum(axis=1)
-        dcols = _leading(dcols_buf, rows, count, g)
-        np.matmul(weights.transpose(0, 2, 1), grad_rows, out=_by_group(dcols, groups))
+        dcols = _columns(dcols_buf, count, g)
+        np.matmul(np.swapaxes(weights, -1, -2), grad_rows, out=_by_group(dcols, groups))
         col2im_images(dcols, dwindows, g, first, count)
     grad_x = np.ascontiguousarray(_images(dflat, g).transpose(1, 0, 2, 3))
     for buffer in (cols_buf, dcols_buf):
         WORKSPACE.give("cols", buffer)
-    WORKSPACE.give("product", grad_buf)
+    WORKSPACE.give("grad", grad_buf, (g.out_h, g.out_w))
     WORKSPACE.give("dgrid", dflat)
     return grad_x, grad_weight.reshape(weight.shape), grad_bias
 
