@@ -1,6 +1,6 @@
 """Conv2d forward + backward, strided against PyTorch (not a test).
 
-    python benchmarks/bench_conv.py [--reps 60] [--warmup 10]
+    python benchmarks/bench_conv.py [--rounds 12] [--block 5] [--only strided|torch]
 
 Each case runs one forward and one backward in strided and in PyTorch (2 threads, float32, the same
 weights, the input gradient computed by both), alternating after a warm-up; the table shows the
@@ -43,8 +43,14 @@ def _step_torch(conv, x, grad):
     conv(x).backward(grad)
 
 
-def bench_case(c_in, c_out, size, batch, reps, warmup, only=None):
-    """Median milliseconds of (strided, torch, torch without the input gradient)."""
+def bench_case(c_in, c_out, size, batch, rounds, block, pause, only=None):
+    """Median milliseconds of (strided, torch, torch without the input gradient).
+
+    The sides alternate in blocks of ``block`` runs, with a ``pause`` (seconds) before each block and its
+    first run not counted: both libraries keep their worker threads spinning for a while after a call
+    (OpenBLAS for about 0.1 s), which slows whichever runs next on a 2-core machine; ``block=1
+    --pause 0`` alternates every run and shows that interference.
+    """
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, c_in, size, size), dtype=np.float32)
     grad = rng.standard_normal((batch, c_out, size, size), dtype=np.float32)
@@ -52,22 +58,24 @@ def bench_case(c_in, c_out, size, batch, reps, warmup, only=None):
     x_t, x_t_nograd, grad_t = torch.tensor(x, requires_grad=True), torch.tensor(x), torch.tensor(grad)
     runs = [lambda: _step_ours(ours, x, grad), lambda: _step_torch(theirs, x_t, grad_t),
             lambda: theirs(x_t_nograd).backward(grad_t)]
-    times = [[np.nan] for _ in runs]
     chosen = {None: (0, 1, 2), "strided": (0,), "torch": (1, 2)}[only]
-    for rep in range(warmup + reps):
+    times = [[] for _ in runs]
+    for round_ in range(rounds + 1):  # round 0 is the warm-up
         for index in chosen:
-            run, bucket = runs[index], times[index]
-            start = time.perf_counter()
-            run()
-            if rep >= warmup:
-                bucket.append(time.perf_counter() - start)
-    return [1e3 * float(np.median(t[1:] or t)) for t in times]
+            time.sleep(pause)
+            for rep in range(block + (block > 1)):
+                start = time.perf_counter()
+                runs[index]()
+                if round_ and (rep or block == 1):
+                    times[index].append(time.perf_counter() - start)
+    return [1e3 * float(np.median(t)) if t else float("nan") for t in times]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=60)
-    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=12, help="alternations (after one warm-up round)")
+    parser.add_argument("--block", type=int, default=5, help="runs of one side in a row (1: every run alternates)")
+    parser.add_argument("--pause", type=float, default=0.3, help="seconds of rest before each block")
     parser.add_argument("--only", choices=["strided", "torch"], help="time one side alone (no alternation)")
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -75,7 +83,8 @@ def main():
           f"load average {os.getloadavg()[0]:.2f}")
     print(f"{'case':32s} {'strided ms':>10s} {'torch ms':>9s} {'ratio':>6s} {'torch no dx':>12s}")
     for name, c_in, c_out, size, batch in CASES:
-        ours, theirs, theirs_no_dx = bench_case(c_in, c_out, size, batch, args.reps, args.warmup, args.only)
+        ours, theirs, theirs_no_dx = bench_case(c_in, c_out, size, batch, args.rounds, args.block, args.pause,
+                                                args.only)
         print(f"{name:32s} {ours:10.2f} {theirs:9.2f} {ours / theirs:6.2f} {theirs_no_dx:12.2f}")
 
 

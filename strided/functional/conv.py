@@ -293,7 +293,8 @@ def _grouped_weight(weight: np.ndarray, groups: int) -> np.ndarray:
 def image_chunks(g: ConvGeometry, dtype) -> tuple[int, list]:
     """(images per chunk, [(first, count), ...]): chunks whose columns take about CHUNK_BYTES."""
     per_image = g.c * g.kh * g.kw * g.grid_h * g.grid_w * np.dtype(dtype).itemsize
-    size = max(1, min(g.n, CHUNK_BYTES // max(per_image, 1)))
+    most = max(1, min(g.n, CHUNK_BYTES // max(per_image, 1)))
+    size = -(-g.n // -(-g.n // most))  # as many chunks as needed, as even as possible
     return size, [(first, min(size, g.n - first)) for first in range(0, g.n, size)]
 
 
