@@ -21,7 +21,8 @@ Layout, chosen for speed (the API stays NCHW):
   window offset (p, q) is one flat shift ``p*d_h*P + q*d_w`` of the whole grid: im2col is K_h*K_w
   contiguous copies and col2im K_h*K_w contiguous slice additions. The price: outputs are computed on the
   R x P grid and the rows i >= H_out and columns j >= W_out are thrown away (g is zero there, so they add
-  nothing to any gradient);
+  nothing to any gradient). Where that waste would be large, or the stride is not 1, outputs are computed
+  exactly (H_out x W_out) and the copies and additions go through strided views instead;
 * channel-major cols (C, K_h, K_w, images, R, P) make each product one BLAS call over many images (groups
   are a batch of G calls); the batch goes in chunks of images whose columns stay in cache from the gather
   to the products, and the backward gathers them again from the grid, so a layer keeps only its padded
@@ -30,6 +31,7 @@ Layout, chosen for speed (the API stays NCHW):
   every call.
 """
 
+import threading
 from collections import OrderedDict
 from typing import NamedTuple
 
@@ -46,7 +48,7 @@ WORKSPACE_LIMIT_BYTES = 512 * 2**20
 
 
 class BufferPool:
-    """Free work buffers, handed out again instead of allocating anew.
+    """Free work buffers, handed out again instead of allocating anew (thread-safe).
 
     A buffer is found by its role, shape, dtype and ``layout`` (whatever else its contents depend on).
     """
@@ -55,6 +57,7 @@ class BufferPool:
         self.limit_bytes = limit_bytes
         self._free = OrderedDict()  # key -> list of arrays, least recently used first
         self._bytes = 0
+        self._lock = threading.Lock()
 
     @staticmethod
     def _key(role: str, shape, dtype, layout) -> tuple:
@@ -63,28 +66,31 @@ class BufferPool:
     def take(self, role: str, shape, dtype, layout=(), zeros: bool = False) -> np.ndarray:
         """A buffer: a reused one (old contents kept) or a new one (zero-filled if ``zeros``)."""
         key = self._key(role, shape, dtype, layout)
-        stack = self._free.get(key)
-        if not stack:
-            return np.zeros(shape, dtype) if zeros else np.empty(shape, dtype)
-        array = stack.pop()
-        self._bytes -= array.nbytes
-        if not stack:
-            del self._free[key]
-        return array
+        with self._lock:
+            stack = self._free.get(key)
+            if stack:
+                array = stack.pop()
+                self._bytes -= array.nbytes
+                if not stack:
+                    del self._free[key]
+                return array
+        return np.zeros(shape, dtype) if zeros else np.empty(shape, dtype)
 
     def give(self, role: str, array: np.ndarray, layout=()) -> None:
         """Return a buffer taken for ``role`` and ``layout``; the caller must not use it afterwards."""
         key = self._key(role, array.shape, array.dtype, layout)
-        self._free.setdefault(key, []).append(array)
-        self._free.move_to_end(key)
-        self._bytes += array.nbytes
-        while self._bytes > self.limit_bytes and self._free:
-            _, stack = self._free.popitem(last=False)
-            self._bytes -= sum(a.nbytes for a in stack)
+        with self._lock:
+            self._free.setdefault(key, []).append(array)
+            self._free.move_to_end(key)
+            self._bytes += array.nbytes
+            while self._bytes > self.limit_bytes and self._free:
+                _, stack = self._free.popitem(last=False)
+                self._bytes -= sum(a.nbytes for a in stack)
 
     def clear(self) -> None:
-        self._free.clear()
-        self._bytes = 0
+        with self._lock:
+            self._free.clear()
+            self._bytes = 0
 
 
 WORKSPACE = BufferPool(WORKSPACE_LIMIT_BYTES)
