@@ -38,8 +38,9 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-# Use the P-wide grid at stride 1 only when the thrown-away columns cost at most this fraction of the work.
-MAX_GRID_WASTE = 0.25
+# Compute outputs on the R x P grid (stride 1) when, per axis, the thrown-away part is at most this fraction
+# of the valid part: measured faster than exact outputs through strided views down to 2x2 images (50%).
+MAX_GRID_WASTE = 0.5
 # Images per chunk are chosen so that one chunk's columns take about this many bytes: small enough to stay
 # in cache between the gather and the matrix products, large enough for efficient products.
 CHUNK_BYTES = 4 * 2**20
