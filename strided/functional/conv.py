@@ -33,10 +33,11 @@ Layout, chosen for speed (the API stays NCHW):
 
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 # Compute outputs on the R x P grid (stride 1) when, per axis, the thrown-away part is at most this fraction
 # of the valid part: measured faster than exact outputs through strided views down to 2x2 images (50%).
@@ -131,7 +132,8 @@ def conv_padding(padding, kernel_size, dilation) -> tuple[int, int, int, int]:
     return pw, pw, ph, ph
 
 
-class ConvGeometry(NamedTuple):
+@dataclass(frozen=True)
+class ConvGeometry:
     """Every size of one convolution call; built by ``conv_geometry``."""
 
     n: int
@@ -147,34 +149,45 @@ class ConvGeometry(NamedTuple):
     groups: int
     out_h: int
     out_w: int
-    pitch: int  # P = W + max(left, right): row length of the grid
-    rows: int  # R = H + max(top, bottom): rows of one image in the grid
+    pitch: int  # P: row length of the grid
+    rows: int  # R: rows of one image in the grid
+    phases: tuple  # (1, 1), or the stride when the grid holds the stride phases of x_pad apart
     grid_h: int  # output rows computed per image: R on the grid (extra ones thrown away), else out_h
     grid_w: int  # output columns computed per row: P on the grid, else out_w
 
-    @property
+    @cached_property
     def padded_h(self) -> int:
         return self.h + self.padding[2] + self.padding[3]
 
-    @property
+    @cached_property
     def plane(self) -> int:
-        """Elements of one image of one channel in the grid."""
+        """Elements of one image of one channel (of one phase) in the grid."""
         return self.rows * self.pitch
 
-    @property
-    def channel_stride(self) -> int:
-        """Elements of one channel's N images, plus zero slack for the reads past the last one."""
-        slack_rows = self.padded_h - self.rows + self.dilation[0] * (self.kh - 1) + 2
-        return self.n * self.plane + slack_rows * self.pitch + self.dilation[1] * (self.kw - 1)
+    @cached_property
+    def flat(self) -> bool:
+        """Outputs on the grid: each window offset is then one contiguous shift of the grid."""
+        return (self.grid_h, self.grid_w) == (self.rows, self.pitch)
 
-    @property
+    @cached_property
+    def channel_stride(self) -> int:
+        """Elements of one channel's images, plus zero slack for the reads past the last one."""
+        slack_rows = self.padded_h - self.rows + self.dilation[0] * (self.kh - 1) + 2
+        images = self.phases[0] * self.phases[1] * self.n * self.plane
+        return images + slack_rows * self.pitch + self.dilation[1] * (self.kw - 1)
+
+    @cached_property
     def grid_size(self) -> int:
         return self.c * self.channel_stride
 
-    @property
+    @cached_property
     def m(self) -> int:
         """Columns of cols: one per computed output pixel."""
         return self.n * self.grid_h * self.grid_w
+
+
+def _fits(out: int, grid: int) -> bool:
+    return 0 < out <= grid <= (1 + MAX_GRID_WASTE) * out
 
 
 def conv_geometry(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1) -> ConvGeometry:
@@ -188,59 +201,108 @@ def conv_geometry(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups
     left, right, top, bottom = conv_padding(padding, (kh, kw), (dh, dw))
     out_h = (h + top + bottom - dh * (kh - 1) - 1) // sh + 1
     out_w = (w + left + right - dw * (kw - 1) - 1) // sw + 1
-    pitch, rows = w + max(left, right), h + max(top, bottom)
-    grid_w = pitch if sw == 1 and 0 < out_w <= pitch <= (1 + MAX_GRID_WASTE) * out_w else out_w
-    grid_h = rows if sh == 1 and grid_w == pitch and 0 < out_h <= rows <= (1 + MAX_GRID_WASTE) * out_h else out_h
+    # Stride 1: padding shared between neighbouring rows and images. Stride s: the s_h*s_w phases of
+    # x_pad (every s-th row and column from each offset), where a strided window is a stride-1 one.
+    shared = (h + max(top, bottom), w + max(left, right), (1, 1))
+    if (sh, sw) == (1, 1):
+        rows, pitch, phases = shared
+    else:
+        rows, pitch, phases = -(-(h + top + bottom) // sh), -(-(w + left + right) // sw), (sh, sw)
+    if not (_fits(out_h, rows) and _fits(out_w, pitch)):
+        rows, pitch, phases = shared  # exact outputs through strided views
+        return ConvGeometry(n, c, h, w, c_out, kh, kw, (sh, sw), (dh, dw), (left, right, top, bottom), groups,
+                            out_h, out_w, pitch, rows, phases, out_h, out_w)
     return ConvGeometry(n, c, h, w, c_out, kh, kw, (sh, sw), (dh, dw), (left, right, top, bottom), groups,
-                        out_h, out_w, pitch, rows, grid_h, grid_w)
+                        out_h, out_w, pitch, rows, phases, rows, pitch)
 
 
 # --------------------------------------------------------------------------------------------- im2col / col2im
-def _tail(g: ConvGeometry, count: int) -> tuple:
-    """Shape of the trailing (images, rows, columns) axes of a window view: one axis when they are a single
-    contiguous run (stride 1 on the grid), as NumPy copies and adds such runs several times faster."""
-    if g.stride == (1, 1) and (g.grid_h, g.grid_w) == (g.rows, g.pitch):
-        return (count * g.plane,)
-    return count, g.grid_h, g.grid_w
+def _strided(flat: np.ndarray, shape: tuple, strides: tuple) -> np.ndarray:
+    """A view of the 1-D buffer ``flat`` with ``strides`` in elements (as_strided, minus its overhead)."""
+    return np.ndarray(shape, flat.dtype, flat, 0, tuple(s * flat.itemsize for s in strides))
 
 
-def _window_view(flat: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """A strided view of the flat grid: [c, p, q, n, i, j] is x_pad[n, c, i*s_h + p*d_h, j*s_w + q*d_w].
+class Taps(NamedTuple):
+    """What each window offset (p, q) reads of a grid, for every computed output (n, i, j), in tap order.
 
-    The axes (n, i, j) are merged into one when ``_tail`` says they are one contiguous run.
+    On the grid ``views[k]`` is a (C, N*L) slice of the flat grid shifted by the offset (L = grid_h*grid_w);
+    otherwise a strided (C, N, H_out, W_out) view: [c, n, i, j] = x_pad[n, c, i*s_h + p*d_h, j*s_w + q*d_w].
+    At stride 1 on the grid the offsets are linear in (p, q) and one (C, K_h, K_w, N*L) ``block`` view
+    serves every tap (``views`` is then None).
     """
-    (sh, sw), (dh, dw) = g.stride, g.dilation
-    tail = _tail(g, g.n)
-    tail_strides = (1,) if len(tail) == 1 else (g.plane, sh * g.pitch, sw)
-    strides = (g.channel_stride, dh * g.pitch, dw) + tail_strides
-    return as_strided(flat, (g.c, g.kh, g.kw) + tail, tuple(s * flat.itemsize for s in strides))
+
+    views: list | None
+    block: np.ndarray | None
 
 
-def _chunk(windows: np.ndarray, g: ConvGeometry, first: int, count: int) -> np.ndarray:
-    """The part of a window view (or of an array shaped like one) for images first..first+count-1."""
-    unit = g.plane if len(_tail(g, 1)) == 1 else 1
-    return windows[:, :, :, first * unit:(first + count) * unit]
+def _tap_views(flat: np.ndarray, g: ConvGeometry) -> Taps:
+    (sh, sw), (dh, dw), (ph, pw) = g.stride, g.dilation, g.phases
+    if g.flat and g.phases == (1, 1):  # offsets linear in (p, q): one view serves every tap
+        block = _strided(flat, (g.c, g.kh, g.kw, g.n * g.plane), (g.channel_stride, dh * g.pitch, dw, 1))
+        return Taps(None, block)
+    if g.flat:
+        rows = flat.reshape(g.c, g.channel_stride)
+        views = []
+        for p in range(g.kh):
+            for q in range(g.kw):
+                (a, r), (b, t) = divmod(p * dh, ph), divmod(q * dw, pw)  # phase (r, t), shift (a, b) in it
+                start = (r * pw + t) * g.n * g.plane + a * g.pitch + b
+                views.append(rows[:, start:start + g.n * g.plane])
+        return Taps(views, None)
+    strides = (g.channel_stride, dh * g.pitch, dw, g.plane, sh * g.pitch, sw)
+    view = _strided(flat, (g.c, g.kh, g.kw, g.n, g.out_h, g.out_w), strides)
+    return Taps([view[:, p, q] for p in range(g.kh) for q in range(g.kw)], None)
 
 
-def _images(flat: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """The (C, N, H, W) view of the grid's image pixels (padding excluded)."""
+def _chunk(array: np.ndarray, g: ConvGeometry, first: int, count: int, axis: int = 1) -> np.ndarray:
+    """The part of a tap view (images on ``axis``) for images first..first+count-1."""
+    index = [slice(None)] * axis
+    if g.flat:  # one axis on purpose: NumPy copies and adds long runs several times faster than 4-D views
+        return array[tuple(index) + (slice(first * g.plane, (first + count) * g.plane),)]
+    return array[tuple(index) + (slice(first, first + count),)]
+
+
+def _tap_rows(cols: np.ndarray, g: ConvGeometry, count: int) -> np.ndarray:
+    """cols (C*K_h*K_w, count*L) as (C, K_h*K_w, ...) with the trailing axes of ``_chunk``."""
+    return cols.reshape((g.c, g.kh * g.kw) + ((count * g.plane,) if g.flat else (count, g.grid_h, g.grid_w)))
+
+
+def _image_pieces(flat: np.ndarray, g: ConvGeometry) -> list:
+    """[(grid view, (row slice, column slice) of x)]: where the pixels of x lie in the grid."""
     left, _, top, _ = g.padding
-    planes = flat.reshape(g.c, g.channel_stride)[:, :g.n * g.plane].reshape(g.c, g.n, g.rows, g.pitch)
-    return planes[:, :, top:top + g.h, left:left + g.w]
+    (ph, pw), images = g.phases, g.n * g.plane * g.phases[0] * g.phases[1]
+    planes = flat.reshape(g.c, g.channel_stride)[:, :images].reshape(g.c, ph, pw, g.n, g.rows, g.pitch)
+    pieces = []
+    for r in range(ph):
+        for t in range(pw):
+            h0, w0 = (r - top) % ph, (t - left) % pw  # first row and column of x in phase (r, t)
+            i0, j0 = (h0 + top - r) // ph, (w0 + left - t) // pw
+            nh, nw = len(range(h0, g.h, ph)), len(range(w0, g.w, pw))
+            pieces.append((planes[:, r, t, :, i0:i0 + nh, j0:j0 + nw], (slice(h0, None, ph), slice(w0, None, pw))))
+    return pieces
 
 
 def _grid_layout(g: ConvGeometry) -> tuple:
     """What decides where the zero padding of a grid buffer lies."""
-    return g.c, g.n, g.h, g.w, g.padding, g.pitch, g.rows
+    return g.c, g.n, g.h, g.w, g.padding, g.pitch, g.rows, g.phases
 
 
 def pad_into_grid(x: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """The flat grid holding x (NCHW) zero-padded, channel-major; from the pool (``release_grid`` it)."""
     # The pad positions of a pooled grid are zero from its creation and never written, so only the
-    # interior is copied. The key holds the layout, so a buffer never serves another one.
+    # pixels are copied. The key holds the layout, so a buffer never serves another one.
     flat = WORKSPACE.take("grid", (g.grid_size,), x.dtype, _grid_layout(g), zeros=True)
-    _images(flat, g)[...] = x.transpose(1, 0, 2, 3)
+    for view, (rows, columns) in _image_pieces(flat, g):
+        view[...] = x[:, :, rows, columns].transpose(1, 0, 2, 3)
     return flat
+
+
+def grid_to_images(dflat: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """The pixels of x read back from a grid (padding dropped), as a new NCHW array."""
+    dx = np.empty((g.n, g.c, g.h, g.w), dflat.dtype)
+    for view, (rows, columns) in _image_pieces(dflat, g):
+        dx[:, :, rows, columns] = view.transpose(1, 0, 2, 3)
+    return dx
 
 
 def release_grid(flat: np.ndarray, g: ConvGeometry) -> None:
@@ -248,21 +310,28 @@ def release_grid(flat: np.ndarray, g: ConvGeometry) -> None:
     WORKSPACE.give("grid", flat, _grid_layout(g))
 
 
-def im2col_images(windows: np.ndarray, g: ConvGeometry, first: int, count: int, out: np.ndarray) -> np.ndarray:
-    """Columns of images first..first+count-1 into ``out`` (C*K_h*K_w, count*L), from ``_window_view``."""
-    np.copyto(out.reshape((g.c, g.kh, g.kw) + _tail(g, count)), _chunk(windows, g, first, count))
+def im2col_images(taps: Taps, g: ConvGeometry, first: int, count: int, out: np.ndarray) -> np.ndarray:
+    """Columns of images first..first+count-1 into ``out`` (C*K_h*K_w, count*L): one copy per tap, or one
+    copy in all from ``taps.block`` (faster)."""
+    rows = _tap_rows(out, g, count)
+    if taps.block is not None:
+        np.copyto(rows.reshape(g.c, g.kh, g.kw, -1), _chunk(taps.block, g, first, count, axis=3))
+        return out
+    for k, tap in enumerate(taps.views):
+        np.copyto(rows[:, k], _chunk(tap, g, first, count))
     return out
 
 
-def col2im_images(dcols: np.ndarray, dwindows: np.ndarray, g: ConvGeometry, first: int, count: int) -> None:
-    """Add the columns of images first..first+count-1 back through the window view of a gradient grid:
-    K_h*K_w slice additions."""
-    dcols = dcols.reshape((g.c, g.kh, g.kw) + _tail(g, count))
-    dwindows = _chunk(dwindows, g, first, count)
-    for p in range(g.kh):
-        for q in range(g.kw):
-            window = dwindows[:, p, q]
-            np.add(window, dcols[:, p, q], out=window)
+def col2im_images(dcols: np.ndarray, dtaps: Taps, g: ConvGeometry, first: int, count: int) -> None:
+    """Add the columns of images first..first+count-1 back onto a gradient grid: one addition per tap."""
+    rows = _tap_rows(dcols, g, count)
+    if dtaps.block is not None:
+        block = _chunk(dtaps.block, g, first, count, axis=3)
+        windows = [block[:, p, q] for p in range(g.kh) for q in range(g.kw)]
+    else:
+        windows = [_chunk(view, g, first, count) for view in dtaps.views]
+    for k, window in enumerate(windows):
+        np.add(window, rows[:, k], out=window)
 
 
 def im2col(x: np.ndarray, g: ConvGeometry) -> np.ndarray:
@@ -271,7 +340,7 @@ def im2col(x: np.ndarray, g: ConvGeometry) -> np.ndarray:
     M = N * grid_h * grid_w; the rows i >= H_out and columns j >= W_out of the grid are scratch.
     """
     flat = pad_into_grid(x, g)
-    cols = im2col_images(_window_view(flat, g), g, 0, g.n, np.empty((g.c * g.kh * g.kw, g.m), x.dtype))
+    cols = im2col_images(_tap_views(flat, g), g, 0, g.n, np.empty((g.c * g.kh * g.kw, g.m), x.dtype))
     release_grid(flat, g)
     return cols
 
@@ -282,8 +351,8 @@ def col2im(dcols: np.ndarray, g: ConvGeometry) -> np.ndarray:
     Entries of scratch columns must be zero; those that fall on padding are dropped with it.
     """
     dflat = np.zeros(g.grid_size, dcols.dtype)
-    col2im_images(dcols, _window_view(dflat, g), g, 0, g.n)
-    return np.ascontiguousarray(_images(dflat, g).transpose(1, 0, 2, 3))
+    col2im_images(dcols, _tap_views(dflat, g), g, 0, g.n)
+    return grid_to_images(dflat, g)
 
 
 # --------------------------------------------------------------------------------------------- conv2d
@@ -322,7 +391,7 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g
     rows, grid, width = g.c * g.kh * g.kw, (g.grid_h, g.grid_w), size * g.grid_h * g.grid_w
     cols_buf = WORKSPACE.take("cols", (rows, width), x.dtype)
     product_buf = WORKSPACE.take("product", (g.c_out, width), x.dtype)
-    weights, windows = _grouped_weight(weight, g.groups), _window_view(flat, g)
+    weights, windows = _grouped_weight(weight, g.groups), _tap_views(flat, g)
     y = np.empty((g.n, g.c_out, g.out_h, g.out_w), x.dtype)
     for first, count in chunks:
         cols = im2col_images(windows, g, first, count, _columns(cols_buf, count, g))
@@ -356,7 +425,7 @@ def conv2d_backward(grad_out: np.ndarray, flat: np.ndarray, weight: np.ndarray, 
     grad_buf = WORKSPACE.take("grad", (g.c_out, size) + grid, dtype, (g.out_h, g.out_w), zeros=True)
     dflat = WORKSPACE.take("dgrid", (g.grid_size,), dtype)
     dflat.fill(0)
-    weights, windows, dwindows = _grouped_weight(weight, groups), _window_view(flat, g), _window_view(dflat, g)
+    weights, windows, dwindows = _grouped_weight(weight, groups), _tap_views(flat, g), _tap_views(dflat, g)
     grad_weight = np.zeros(weights.shape, dtype)
     partial = np.empty(weights.shape, dtype)
     grad_bias = np.zeros(g.c_out, dtype) if need_bias else None
@@ -373,7 +442,7 @@ def conv2d_backward(grad_out: np.ndarray, flat: np.ndarray, weight: np.ndarray, 
         dcols = _columns(dcols_buf, count, g)
         np.matmul(np.swapaxes(weights, -1, -2), grad_rows, out=_by_group(dcols, groups))
         col2im_images(dcols, dwindows, g, first, count)
-    grad_x = np.ascontiguousarray(_images(dflat, g).transpose(1, 0, 2, 3))
+    grad_x = grid_to_images(dflat, g)
     for buffer in (cols_buf, dcols_buf):
         WORKSPACE.give("cols", buffer)
     WORKSPACE.give("grad", grad_buf, (g.out_h, g.out_w))

@@ -31,7 +31,13 @@ def _random_calls(count, seed):
     return calls
 
 
-CALLS = _random_calls(40, seed=11)
+CALLS = _random_calls(40, seed=11) + [  # outputs on the grid: stride 1 with shared padding, and stride phases
+    ((2, 3, 8, 8), (4, 3, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    ((3, 2, 7, 9), (4, 1, 4, 2), (1, 1), (2, 1, 1, 2), (1, 1), 2),
+    ((2, 3, 9, 8), (4, 3, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1),
+    ((2, 2, 11, 10), (2, 1, 3, 5), (3, 2), (2, 0, 1, 3), (2, 1), 2),
+    ((3, 4, 8, 12), (6, 4, 1, 1), (2, 2), (0, 0, 0, 0), (1, 1), 1),
+]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
