@@ -21,7 +21,9 @@ Layout, chosen for speed (the API stays NCHW):
   window offset (p, q) is one flat shift ``p*d_h*P + q*d_w`` of the whole grid: im2col is K_h*K_w
   contiguous copies and col2im K_h*K_w contiguous slice additions. The price: outputs are computed on the
   R x P grid and the rows i >= H_out and columns j >= W_out are thrown away (g is zero there, so they add
-  nothing to any gradient). Where that waste would be large, or the stride is not 1, outputs are computed
+  nothing to any gradient). At stride s the grid holds the s_h*s_w phases of x_pad apart (every s-th row
+  and column from each offset: space-to-depth), where a strided window is a stride-1 window of one phase,
+  so the same holds. Where the waste would be large (tiny images, large kernels), outputs are computed
   exactly (H_out x W_out) and the copies and additions go through strided views instead;
 * channel-major cols (C, K_h, K_w, images, R, P) make each product one BLAS call over many images (groups
   are a batch of G calls); the batch goes in chunks of images whose columns stay in cache from the gather
@@ -31,6 +33,7 @@ Layout, chosen for speed (the API stays NCHW):
   every call.
 """
 
+import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -45,28 +48,33 @@ MAX_GRID_WASTE = 0.5
 # Images per chunk are chosen so that one chunk's columns take about this many bytes: small enough to stay
 # in cache between the gather and the matrix products, large enough for efficient products.
 CHUNK_BYTES = 4 * 2**20
-# Free work buffers kept for reuse, in bytes; least recently used ones beyond this are dropped.
+# Free work buffers kept for reuse, in bytes; least recently used ones beyond this are dropped. Buffers
+# smaller than POOL_MIN_BYTES are plain allocations: cheaper than the pool's bookkeeping.
 WORKSPACE_LIMIT_BYTES = 512 * 2**20
+POOL_MIN_BYTES = 64 * 2**10
 
 
 class BufferPool:
     """Free work buffers, handed out again instead of allocating anew (thread-safe).
 
     A buffer is found by its role, shape, dtype and ``layout`` (whatever else its contents depend on).
+    Buffers under ``min_bytes`` are plainly allocated and dropped.
     """
 
-    def __init__(self, limit_bytes: int):
-        self.limit_bytes = limit_bytes
+    def __init__(self, limit_bytes: int, min_bytes: int = 0):
+        self.limit_bytes, self.min_bytes = limit_bytes, min_bytes
         self._free = OrderedDict()  # key -> list of arrays, least recently used first
         self._bytes = 0
         self._lock = threading.Lock()
 
     @staticmethod
     def _key(role: str, shape, dtype, layout) -> tuple:
-        return role, tuple(shape), np.dtype(dtype).str, layout
+        return role, tuple(shape), dtype if isinstance(dtype, np.dtype) else np.dtype(dtype), layout
 
     def take(self, role: str, shape, dtype, layout=(), zeros: bool = False) -> np.ndarray:
         """A buffer: a reused one (old contents kept) or a new one (zero-filled if ``zeros``)."""
+        if math.prod(shape) * np.dtype(dtype).itemsize < self.min_bytes:
+            return np.zeros(shape, dtype) if zeros else np.empty(shape, dtype)
         key = self._key(role, shape, dtype, layout)
         with self._lock:
             stack = self._free.get(key)
@@ -80,6 +88,8 @@ class BufferPool:
 
     def give(self, role: str, array: np.ndarray, layout=()) -> None:
         """Return a buffer taken for ``role`` and ``layout``; the caller must not use it afterwards."""
+        if array.nbytes < self.min_bytes:
+            return
         key = self._key(role, array.shape, array.dtype, layout)
         with self._lock:
             self._free.setdefault(key, []).append(array)
@@ -95,7 +105,7 @@ class BufferPool:
             self._bytes = 0
 
 
-WORKSPACE = BufferPool(WORKSPACE_LIMIT_BYTES)
+WORKSPACE = BufferPool(WORKSPACE_LIMIT_BYTES, POOL_MIN_BYTES)
 
 
 def clear_workspace() -> None:
@@ -272,6 +282,8 @@ def _image_pieces(flat: np.ndarray, g: ConvGeometry) -> list:
     left, _, top, _ = g.padding
     (ph, pw), images = g.phases, g.n * g.plane * g.phases[0] * g.phases[1]
     planes = flat.reshape(g.c, g.channel_stride)[:, :images].reshape(g.c, ph, pw, g.n, g.rows, g.pitch)
+    if g.phases == (1, 1):
+        return [(planes[:, 0, 0, :, top:top + g.h, left:left + g.w], (slice(None), slice(None)))]
     pieces = []
     for r in range(ph):
         for t in range(pw):

@@ -71,7 +71,16 @@ class Conv2d(Module):
         init.default_layer_init_(self.weight, self.bias)
 
     def _geometry(self, x_shape):
-        """Sizes of this call; the padding goes to pad2d first for the non-zero padding modes."""
+        """Sizes of this call (kept for the next call of the same shape, which is the usual case)."""
+        cached = getattr(self, "_last_geometry", None)
+        if cached is not None and cached[0] == (x_shape, self.weight.shape):
+            return cached[1]
+        geometry = self._new_geometry(x_shape)
+        self._last_geometry = ((x_shape, self.weight.shape), geometry)
+        return geometry
+
+    def _new_geometry(self, x_shape):
+        """Sizes of a call; the padding goes to pad2d first for the non-zero padding modes."""
         pads = self._pads
         if self.padding_mode != "zeros":
             check_padding(x_shape, pads, self.padding_mode, self.label())

@@ -139,6 +139,10 @@ def test_functional_conv2d_matches_torch_and_keeps_float32():
 
 def test_pool_reuses_buffers_and_respects_its_limit():
     pool = conv_ops.BufferPool(limit_bytes=3 * 800)
+    small_pool = conv_ops.BufferPool(10**6, min_bytes=1000)
+    small = small_pool.take("cols", (10,), np.float64)
+    small_pool.give("cols", small)  # under min_bytes: not kept
+    assert small_pool.take("cols", (10,), np.float64) is not small and small_pool._bytes == 0
     a = pool.take("cols", (10, 10), np.float64)
     pool.give("cols", a)
     assert pool.take("cols", (10, 10), np.float64) is a
