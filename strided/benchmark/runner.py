@@ -3,9 +3,9 @@
 Method (so that a noisy shared machine still gives a fair answer): both libraries build the same
 case; each runs a few warm-up steps; then their steps alternate (strided, PyTorch, strided, ...)
 so that both see the same machine conditions, and the medians are compared as a ratio. PyTorch
-runs with 2 threads. Peak memory is measured in separate processes (ru_maxrss), because a process's
-high-water mark cannot be reset. Each conv layer's achieved GFLOP/s is set against the machine's
-float32 matrix-product rate, the practical ceiling for im2col convolution.
+runs with 2 threads. Peak memory is measured in a fresh process per library (/proc/self/status), so
+that neither library's imports count against the other. Each conv layer's achieved GFLOP/s is set
+against the machine's float32 matrix-product rate, the practical ceiling for im2col convolution.
 """
 
 import argparse
@@ -118,18 +118,29 @@ def conv_gflops(repeats: int = 10) -> list[dict]:
 
 
 def peak_memory_mb(library: str, case: str = "resnet-cifar", steps: int = 3) -> dict:
-    """Peak resident memory of training steps, in a fresh process: (peak, growth over the built model)."""
+    """Peak resident memory of training steps, in a fresh process: (peak, growth over the built model).
+
+    Read from /proc/self/status (VmRSS, VmHWM) rather than ru_maxrss: Linux carries ru_maxrss over
+    fork and exec, so a child of a large parent would report the parent's size. Writing "5" to
+    /proc/self/clear_refs resets the high-water mark after the model is built, so the growth is what
+    the steps themselves (activations, gradients, work buffers, optimizer state) add.
+    """
     code = (
-        "import resource, json, sys\n"
+        "import json\n"
+        "def status(field):\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith(field + ':'):\n"
+        "            return int(line.split()[1]) / 1024\n"
         f"lib = {library!r}\n"
         "if lib == 'torch':\n"
         "    import torch; torch.set_num_threads(2)\n"
         "from strided.benchmark.cases import build_strided, build_torch\n"
         f"case = (build_torch if lib == 'torch' else build_strided)({case!r})\n"
-        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "before = status('VmRSS')\n"
+        "open('/proc/self/clear_refs', 'w').write('5')\n"
         f"for _ in range({steps}): case.step()\n"
-        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "print(json.dumps({'peak_mb': after / 1024, 'step_mb': (after - before) / 1024}))\n"
+        "peak = status('VmHWM')\n"
+        "print(json.dumps({'peak_mb': peak, 'step_mb': peak - before, 'baseline_mb': before}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])

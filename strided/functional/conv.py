@@ -33,14 +33,13 @@ Layout, chosen for speed (the API stays NCHW):
   every call.
 """
 
-import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
+
+from .workspace import BufferPool
 
 # Compute outputs on the R x P grid (stride 1) when, per axis, the thrown-away part is at most this fraction
 # of the valid part: measured faster than exact outputs through strided views down to 2x2 images (50%).
@@ -52,57 +51,6 @@ CHUNK_BYTES = 4 * 2**20
 # smaller than POOL_MIN_BYTES are plain allocations: cheaper than the pool's bookkeeping.
 WORKSPACE_LIMIT_BYTES = 512 * 2**20
 POOL_MIN_BYTES = 64 * 2**10
-
-
-class BufferPool:
-    """Free work buffers, handed out again instead of allocating anew (thread-safe).
-
-    A buffer is found by its role, shape, dtype and ``layout`` (whatever else its contents depend on).
-    Buffers under ``min_bytes`` are plainly allocated and dropped.
-    """
-
-    def __init__(self, limit_bytes: int, min_bytes: int = 0):
-        self.limit_bytes, self.min_bytes = limit_bytes, min_bytes
-        self._free = OrderedDict()  # key -> list of arrays, least recently used first
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def _key(role: str, shape, dtype, layout) -> tuple:
-        return role, tuple(shape), dtype if isinstance(dtype, np.dtype) else np.dtype(dtype), layout
-
-    def take(self, role: str, shape, dtype, layout=(), zeros: bool = False) -> np.ndarray:
-        """A buffer: a reused one (old contents kept) or a new one (zero-filled if ``zeros``)."""
-        if math.prod(shape) * np.dtype(dtype).itemsize < self.min_bytes:
-            return np.zeros(shape, dtype) if zeros else np.empty(shape, dtype)
-        key = self._key(role, shape, dtype, layout)
-        with self._lock:
-            stack = self._free.get(key)
-            if stack:
-                array = stack.pop()
-                self._bytes -= array.nbytes
-                if not stack:
-                    del self._free[key]
-                return array
-        return np.zeros(shape, dtype) if zeros else np.empty(shape, dtype)
-
-    def give(self, role: str, array: np.ndarray, layout=()) -> None:
-        """Return a buffer taken for ``role`` and ``layout``; the caller must not use it afterwards."""
-        if array.nbytes < self.min_bytes:
-            return
-        key = self._key(role, array.shape, array.dtype, layout)
-        with self._lock:
-            self._free.setdefault(key, []).append(array)
-            self._free.move_to_end(key)
-            self._bytes += array.nbytes
-            while self._bytes > self.limit_bytes and self._free:
-                _, stack = self._free.popitem(last=False)
-                self._bytes -= sum(a.nbytes for a in stack)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._free.clear()
-            self._bytes = 0
 
 
 WORKSPACE = BufferPool(WORKSPACE_LIMIT_BYTES, POOL_MIN_BYTES)
@@ -401,8 +349,8 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g
     flat = pad_into_grid(x, g)
     size, chunks = image_chunks(g, x.dtype)
     rows, grid, width = g.c * g.kh * g.kw, (g.grid_h, g.grid_w), size * g.grid_h * g.grid_w
-    cols_buf = WORKSPACE.take("cols", (rows, width), x.dtype)
-    product_buf = WORKSPACE.take("product", (g.c_out, width), x.dtype)
+    cols_buf = WORKSPACE.take_scratch("cols", (rows, width), x.dtype)
+    product_buf = WORKSPACE.take_scratch("product", (g.c_out, width), x.dtype)
     weights, windows = _grouped_weight(weight, g.groups), _tap_views(flat, g)
     y = np.empty((g.n, g.c_out, g.out_h, g.out_w), x.dtype)
     for first, count in chunks:
@@ -413,8 +361,8 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g
             np.add(product, bias[:, None], out=product)
         valid = product.reshape(g.c_out, count, *grid)[:, :, :g.out_h, :g.out_w]
         np.copyto(y[first:first + count], valid.transpose(1, 0, 2, 3))
-    WORKSPACE.give("cols", cols_buf)
-    WORKSPACE.give("product", product_buf)
+    WORKSPACE.give_scratch("cols", cols_buf)
+    WORKSPACE.give_scratch("product", product_buf)
     if not keep_input:
         release_grid(flat, g)
         flat = None
@@ -430,12 +378,12 @@ def conv2d_backward(grad_out: np.ndarray, flat: np.ndarray, weight: np.ndarray, 
     dtype, groups = grad_out.dtype, g.groups
     size, chunks = image_chunks(g, dtype)
     rows, grid, width = g.c * g.kh * g.kw, (g.grid_h, g.grid_w), size * g.grid_h * g.grid_w
-    cols_buf = WORKSPACE.take("cols", (rows, width), dtype)
-    dcols_buf = WORKSPACE.take("cols", (rows, width), dtype)
+    cols_buf = WORKSPACE.take_scratch("cols", (rows, width), dtype)
+    dcols_buf = WORKSPACE.take_scratch("cols", (rows, width), dtype)
     # dL/dy in the cols layout. Only the valid pixels are ever written, so the scratch rows and columns
     # stay zero from the buffer's creation (its key holds the output size).
     grad_buf = WORKSPACE.take("grad", (g.c_out, size) + grid, dtype, (g.out_h, g.out_w), zeros=True)
-    dflat = WORKSPACE.take("dgrid", (g.grid_size,), dtype)
+    dflat = WORKSPACE.take_scratch("dgrid", (g.grid_size,), dtype)
     dflat.fill(0)
     weights, windows, dwindows = _grouped_weight(weight, groups), _tap_views(flat, g), _tap_views(dflat, g)
     grad_weight = np.zeros(weights.shape, dtype)
@@ -456,9 +404,9 @@ def conv2d_backward(grad_out: np.ndarray, flat: np.ndarray, weight: np.ndarray, 
         col2im_images(dcols, dwindows, g, first, count)
     grad_x = grid_to_images(dflat, g)
     for buffer in (cols_buf, dcols_buf):
-        WORKSPACE.give("cols", buffer)
+        WORKSPACE.give_scratch("cols", buffer)
     WORKSPACE.give("grad", grad_buf, (g.out_h, g.out_w))
-    WORKSPACE.give("dgrid", dflat)
+    WORKSPACE.give_scratch("dgrid", dflat)
     return grad_x, grad_weight.reshape(weight.shape), grad_bias
 
 

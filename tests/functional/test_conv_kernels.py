@@ -137,24 +137,6 @@ def test_functional_conv2d_matches_torch_and_keeps_float32():
     assert_close(y, reference, 1e-5, "conv2d")
 
 
-def test_pool_reuses_buffers_and_respects_its_limit():
-    pool = conv_ops.BufferPool(limit_bytes=3 * 800)
-    small_pool = conv_ops.BufferPool(10**6, min_bytes=1000)
-    small = small_pool.take("cols", (10,), np.float64)
-    small_pool.give("cols", small)  # under min_bytes: not kept
-    assert small_pool.take("cols", (10,), np.float64) is not small and small_pool._bytes == 0
-    a = pool.take("cols", (10, 10), np.float64)
-    pool.give("cols", a)
-    assert pool.take("cols", (10, 10), np.float64) is a
-    assert pool.take("cols", (10, 10), np.float32) is not a  # another dtype is another buffer
-    pool.give("cols", a)
-    assert pool.take("cols", (10, 10), np.float64, layout=(1,)) is not a  # so is another layout
-    for _ in range(4):
-        pool.give("cols", np.empty((10, 10)))
-    assert pool._bytes <= pool.limit_bytes
-    assert pool.take("grid", (5,), np.float64, zeros=True).tolist() == [0.0] * 5
-
-
 # ------------------------------------------------------------------------------------------ padding
 PAD_MODES = {"zeros": "constant", "constant": "constant", "reflect": "reflect", "replicate": "replicate",
              "circular": "circular"}

@@ -1,0 +1,89 @@
+"""A pool of large work buffers, handed out again instead of allocated anew.
+
+Why: a fresh NumPy array of a few megabytes is fresh memory, and the first write to every page of it
+is a page fault; reusing the buffer of the previous call avoids that (measured 3.3 ms against 1.4 ms
+for one im2col buffer). Two kinds of buffer:
+
+* ``take``/``give``: buffers whose old contents matter (a zero border that is never written, say),
+  found again by role, shape, dtype and ``layout`` (whatever else their contents depend on);
+* ``take_scratch``/``give_scratch``: buffers whose contents do not matter, found by role and dtype
+  only: any free one large enough serves, as a view of its first elements. Layers of different sizes
+  then share one buffer (the largest) instead of keeping one each, which bounds the memory a network
+  keeps to about one buffer per role.
+
+Buffers under ``min_bytes`` are plain allocations, cheaper than the bookkeeping. Free buffers beyond
+``limit_bytes`` are dropped, least recently used first. All methods are thread-safe (a server may run
+inference in several threads).
+"""
+
+import math
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+
+class BufferPool:
+    """Free work buffers for reuse (see the module docstring)."""
+
+    def __init__(self, limit_bytes: int, min_bytes: int = 0):
+        self.limit_bytes, self.min_bytes = limit_bytes, min_bytes
+        self._free = OrderedDict()  # key -> list of arrays, least recently used first
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def _small(self, shape, dtype) -> bool:
+        return math.prod(shape) * np.dtype(dtype).itemsize < self.min_bytes
+
+    def _pop(self, key):
+        with self._lock:
+            stack = self._free.get(key)
+            if not stack:
+                return None
+            array = stack.pop()
+            self._bytes -= array.nbytes
+            if not stack:
+                del self._free[key]
+            return array
+
+    def _push(self, key, array: np.ndarray) -> None:
+        with self._lock:
+            self._free.setdefault(key, []).append(array)
+            self._free.move_to_end(key)
+            self._bytes += array.nbytes
+            while self._bytes > self.limit_bytes and self._free:
+                _, stack = self._free.popitem(last=False)
+                self._bytes -= sum(a.nbytes for a in stack)
+
+    def take(self, role: str, shape, dtype, layout=(), zeros: bool = False) -> np.ndarray:
+        """A buffer of exactly this shape: a reused one (old contents kept) or a new one (zero-filled if ``zeros``)."""
+        shape, dtype = tuple(shape), np.dtype(dtype)
+        array = None if self._small(shape, dtype) else self._pop((role, shape, dtype, layout))
+        if array is None:
+            array = np.zeros(shape, dtype) if zeros else np.empty(shape, dtype)
+        return array
+
+    def give(self, role: str, array: np.ndarray, layout=()) -> None:
+        """Return a buffer taken for ``role`` and ``layout``; the caller must not use it afterwards."""
+        if not self._small(array.shape, array.dtype):
+            self._push((role, array.shape, array.dtype, layout), array)
+
+    def take_scratch(self, role: str, shape, dtype) -> np.ndarray:
+        """A C-contiguous buffer of this shape, contents arbitrary: a view of a free one if one is large enough."""
+        dtype, size = np.dtype(dtype), math.prod(shape)
+        if self._small(shape, dtype):
+            return np.empty(shape, dtype)
+        flat = self._pop((role, dtype))
+        if flat is None or flat.size < size:  # a too small one is dropped: the pool grows to the largest need
+            flat = np.empty(size, dtype)
+        return flat[:size].reshape(shape)
+
+    def give_scratch(self, role: str, array: np.ndarray) -> None:
+        """Return a buffer from ``take_scratch``; the caller must not use it afterwards."""
+        if not self._small(array.shape, array.dtype):
+            self._push((role, array.dtype), array if array.base is None else array.base)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._free.clear()
+            self._bytes = 0
