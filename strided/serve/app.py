@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -76,6 +77,14 @@ def create_app(model_path, max_batch_size: int = 32, max_wait_ms: float = 5.0, m
         metrics.errors.labels(f"http_{error.status}").inc()
         return JSONResponse({"detail": error.detail}, status_code=error.status, headers=error.headers)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_parameters(request: Request, error: RequestValidationError):
+        # FastAPI's own 422 (e.g. ?top_k=abc) would answer a list; keep the one-line detail of every error.
+        problems = "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg', 'invalid')}"
+                             for e in error.errors())
+        metrics.errors.labels("http_422").inc()
+        return JSONResponse({"detail": problems}, status_code=422)
+
     @app.exception_handler(BodyTooLarge)
     async def too_large(request: Request, error: BodyTooLarge):
         metrics.errors.labels("http_413").inc()
@@ -115,13 +124,17 @@ def create_app(model_path, max_batch_size: int = 32, max_wait_ms: float = 5.0, m
             result = await run_in_threadpool(run_explain)
             rows = [result["probabilities"]]
         else:
+            futures = []
             try:
-                futures = [batcher.submit(x) for x in inputs]
-            except QueueFull as error:
+                for x in inputs:
+                    futures.append(batcher.submit(x))
+            except (QueueFull, BatcherStopped) as error:
+                for future in futures:  # the part already queued is not computed for nothing
+                    future.cancel()
+                if isinstance(error, BatcherStopped):
+                    raise ClientError(503, str(error), {"Retry-After": "5"}) from None
                 metrics.errors.labels("queue_full").inc()
                 raise ClientError(503, f"server busy: {error}", {"Retry-After": "1"}) from None
-            except BatcherStopped as error:
-                raise ClientError(503, str(error), {"Retry-After": "5"}) from None
             rows = await asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
         body = {"predictions": [_prediction(row, model.class_names, top_k) for row in rows],
                 "model": {"name": model.name, "version": model.version}}
@@ -130,7 +143,12 @@ def create_app(model_path, max_batch_size: int = 32, max_wait_ms: float = 5.0, m
         return body
 
     KNOWN_PATHS = {route.path for route in app.routes}
-    return BodySizeLimit(app, max_body_bytes)
+
+    def refused_unread(path: str) -> None:  # a declared size over the limit is answered before the app runs
+        metrics.requests.labels(path if path in KNOWN_PATHS else "other", "413").inc()
+        metrics.errors.labels("http_413").inc()
+
+    return BodySizeLimit(app, max_body_bytes, on_reject=refused_unread)
 
 
 def _prediction(probabilities: np.ndarray, class_names: list, top_k: int) -> dict:

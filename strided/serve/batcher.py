@@ -91,6 +91,11 @@ class MicroBatcher:
                 self._execute(batch)
 
     def _execute(self, batch: list) -> None:
+        # A cancelled future (its client went away, or its request was refused half-queued) is skipped;
+        # the others are marked running, after which they can no longer be cancelled under our feet.
+        batch = [r for r in batch if r.future.set_running_or_notify_cancel()]
+        if not batch:
+            return
         started = time.perf_counter()
         waits = [started - r.enqueued for r in batch]
         try:

@@ -12,9 +12,12 @@ class BodyTooLarge(Exception):
 
 
 class BodySizeLimit:
-    def __init__(self, app, max_body_bytes: int):
+    """``on_reject(path)``, if given, is called for each body refused by its declared size (for metrics)."""
+
+    def __init__(self, app, max_body_bytes: int, on_reject=None):
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.on_reject = on_reject
 
     def __getattr__(self, name):  # let tests and servers reach the FastAPI app's attributes (state, routes)
         return getattr(self.app, name)
@@ -26,6 +29,8 @@ class BodySizeLimit:
         declared = headers.get(b"content-length")
         limit = self.max_body_bytes
         if declared is not None and declared.isdigit() and int(declared) > limit:
+            if self.on_reject is not None:
+                self.on_reject(scope.get("path", ""))
             return await _reject(send, f"request body of {int(declared)} bytes is over the limit of {limit} bytes")
         received = 0
 

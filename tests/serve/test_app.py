@@ -129,6 +129,33 @@ def test_bad_requests_get_a_clear_status_and_no_traceback(client, payload, statu
     assert re.search(message, detail), detail
 
 
+def test_bad_query_parameters_get_one_line_and_are_counted(client, digit_png):
+    before = client.get("/metrics").text
+    response = client.post("/predict?top_k=abc", files={"file": ("one.png", digit_png)})
+    assert response.status_code == 422
+    assert re.fullmatch(r"query\.top_k: .*integer.*", response.json()["detail"]), response.json()
+    assert _errors(client.get("/metrics").text, "http_422") == _errors(before, "http_422") + 1
+
+
+def test_a_body_refused_by_its_declared_size_is_counted(client):
+    before = client.get("/metrics").text
+    response = client.post("/predict", content=bytes(300_000), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    after = client.get("/metrics").text
+    assert _errors(after, "http_413") == _errors(before, "http_413") + 1
+    counted = 'strided_requests_total{endpoint="/predict",status="413"}'
+    assert _sample(after, counted) == _sample(before, counted) + 1
+
+
+def _sample(text: str, name: str) -> float:
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+def _errors(text: str, kind: str) -> float:
+    return _sample(text, f'strided_errors_total{{kind="{kind}"}}')
+
+
 def test_a_truncated_png_is_a_400(client, digit_png):
     response = client.post("/predict", files={"file": ("cut.png", digit_png[: len(digit_png) // 2])})
     assert response.status_code == 400 and "truncated" in response.json()["detail"]
@@ -145,6 +172,25 @@ def test_a_full_queue_answers_503_with_retry_after(model_path, monkeypatch):
     with TestClient(app) as test_client:
         response = test_client.post("/predict", json={"inputs": [np.zeros((1, 28, 28)).tolist()]})
     assert response.status_code == 503 and response.headers["retry-after"] == "1"
+
+
+def test_a_request_refused_half_queued_leaves_nothing_queued(model_path, monkeypatch):
+    app = create_app(model_path, max_wait_ms=1000)  # the worker waits for more inputs while the refusal happens
+    from strided.serve.batcher import QueueFull
+
+    submitted, real_submit = [], app.state.batcher.submit
+
+    def room_for_two(x):
+        if len(submitted) == 2:
+            raise QueueFull("more than 2 inputs are waiting")
+        submitted.append(real_submit(x))
+        return submitted[-1]
+
+    monkeypatch.setattr(app.state.batcher, "submit", room_for_two)
+    with TestClient(app) as test_client:
+        response = test_client.post("/predict", json={"inputs": [np.zeros((1, 28, 28)).tolist()] * 3})
+    assert response.status_code == 503 and response.headers["retry-after"] == "1"
+    assert len(submitted) == 2 and all(f.cancelled() for f in submitted)  # so the worker never computes them
 
 
 def test_concurrent_requests_form_batches_and_change_no_answer(model_path):

@@ -50,6 +50,26 @@ def test_a_full_queue_refuses_at_once():
     batcher.stop()
 
 
+def test_cancelled_inputs_are_skipped_and_the_worker_lives_on():
+    release, seen = threading.Event(), []
+
+    def slow(batch):
+        release.wait(5)
+        seen.append(batch[:, 0].tolist())
+        return batch
+
+    batcher = MicroBatcher(slow, max_batch_size=4, max_wait_ms=0)
+    first = batcher.submit(np.zeros(1))
+    time.sleep(0.2)  # the worker is blocked on the first input; these three wait in the queue
+    kept, dropped, also_kept = (batcher.submit(np.full(1, float(i))) for i in (1, 2, 3))
+    assert dropped.cancel()  # a client that went away
+    release.set()
+    assert [f.result(timeout=5)[0] for f in (first, kept, also_kept)] == [0.0, 1.0, 3.0]
+    assert seen == [[0.0], [1.0, 3.0]]  # the cancelled input was never computed
+    np.testing.assert_array_equal(batcher.submit(np.ones(1)).result(timeout=5), np.ones(1))
+    batcher.stop()
+
+
 def test_a_failing_batch_fails_its_requests_but_not_the_worker():
     calls = []
 
