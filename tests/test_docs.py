@@ -18,7 +18,7 @@ def python_blocks(page: Path) -> list[str]:
 
 def test_there_is_learning_material():
     assert {"README.md", "convolution.md", "backprop.md", "padding.md", "pooling.md", "architectures.md",
-            "batchnorm.md", "interview.md"} <= {page.name for page in PAGES}
+            "batchnorm.md", "interview.md", "data.md", "training.md", "serving.md"} <= {page.name for page in PAGES}
 
 
 @pytest.mark.parametrize("page", [p for p in PAGES if python_blocks(p)], ids=lambda p: p.name)

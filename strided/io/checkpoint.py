@@ -3,7 +3,7 @@
 A checkpoint is a nested structure of dicts, lists, numbers, strings and arrays: the model's
 state dict, the optimizer's and the scheduler's, the epoch and step, the random generators'
 states and the history so far. It is written as one safetensors file: every array becomes a
-tensor (named by its path in the structure, e.g. ``optimizer/state/3/exp_avg``) and the rest of
+tensor (named by its path in the structure, e.g. ``/optimizer/state/3/exp_avg``) and the rest of
 the structure is JSON in the metadata, with each array replaced by a reference to its tensor.
 No pickle, so a checkpoint from elsewhere cannot run code; and the write is atomic, so a run
 killed at any moment leaves the previous checkpoint intact.

@@ -156,11 +156,14 @@ class ModelCheckpoint(Callback):
     ``filepath`` may hold format fields filled from the epoch (1-based) and the logs, e.g.
     ``'model-{epoch:02d}-{val_loss:.3f}.safetensors'``. With ``save_best_only`` the file is only
     written when ``monitor`` improves; ``initial_value_threshold`` is the value to beat first.
+    ``metadata`` (class_names, input_shape, preprocessing, name: see ``st.save``) goes into every
+    file, so that ``strided predict`` and ``strided serve`` can use it as it is.
     """
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, mode="auto",
-                 initial_value_threshold=None):
+                 initial_value_threshold=None, metadata=None):
         self.filepath = os.fspath(filepath)
+        self.metadata = dict(metadata or {})
         self.monitor = monitor
         self.verbose = verbose
         self.save_best_only = save_best_only
@@ -193,7 +196,7 @@ class ModelCheckpoint(Callback):
             self.best = current
         elif self.verbose:
             print(f"Epoch {epoch + 1}: saving model to {path}")
-        save(self.model, path)
+        save(self.model, path, **self.metadata)
 
     def state_dict(self) -> dict:
         return {"best": self.best}
@@ -266,9 +269,11 @@ class MetricsLogger(Callback):
         self.path = Path(path)
 
     def on_train_begin(self, logs=None):
+        from ..io.atomic import atomic_write_bytes
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         lines = "".join(_json_line(record) for record in self.trainer.history)
-        self.path.write_text(lines)
+        atomic_write_bytes(self.path, lines.encode())  # a crash here leaves the old file whole
 
     def on_epoch_end(self, epoch, logs=None):
         with self.path.open("a") as file:

@@ -64,7 +64,9 @@ class Trainer(CheckpointMixin):
             optimizer step). One whose ``step`` takes ``metrics`` (ReduceLROnPlateau) gets
             ``val_loss``, or ``loss`` without validation.
         callbacks: Callback instances (EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, ...).
-        grad_accum_steps: batches whose gradients are summed before each optimizer step.
+        grad_accum_steps: batches whose gradients make one optimizer step: with a mean loss, the
+            gradient of the mean over all their images (each batch weighted by its size), equal to
+            one batch that many times larger; with a sum loss, the mean of the batches' gradients.
         clip_grad_norm: clip the global L2 norm of the gradients to this value before each step.
         metrics: names ('accuracy', 'top5_accuracy', 'top_k_accuracy' = top 5) or functions
             ``f(output, target) -> float`` (a batch mean), reported with their ``val_`` twins.

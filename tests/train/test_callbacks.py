@@ -108,6 +108,12 @@ def test_model_checkpoint_writes_model_files(tmp_path):
     loaded = st.load(tmp_path / "best.safetensors")
     np.testing.assert_array_equal(loaded[3].bias.data, [1.0, 1.0, 1.0])  # epoch 2 (index 1) was the best
     assert best.state_dict() == {"best": 0.7}
+    servable = ModelCheckpoint(tmp_path / "servable.safetensors", metadata={
+        "class_names": ["a", "b", "c"], "input_shape": [2, 3, 3]})
+    servable.set_trainer(trainer)
+    servable.on_epoch_end(0, {"val_loss": 0.5})
+    meta = st.io.read_metadata(tmp_path / "servable.safetensors")["meta"]
+    assert meta["class_names"] == ["a", "b", "c"] and meta["input_shape"] == [2, 3, 3]
     bad = ModelCheckpoint(tmp_path / "m-{val_top5:.2f}.safetensors")
     bad.set_trainer(trainer)
     with pytest.raises(ValueError, match="names 'val_top5', which is not among the logged values"):
