@@ -13,7 +13,7 @@ def open_dataset(name: str, data_dir=None, train: bool = True, mode: str | None 
     from .. import data
 
     if name == "sample":
-        return data.load_sample(), False
+        return data.load_sample(train=train), True
     classes = {"mnist": data.MNIST, "fashion-mnist": data.FashionMNIST, "kmnist": data.KMNIST,
                "cifar10": data.CIFAR10}
     if name in classes:

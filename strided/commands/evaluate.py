@@ -1,8 +1,8 @@
 """``strided evaluate MODEL --dataset ...``: accuracy, per-class metrics and the confusion matrix.
 
-Images go through the model file's own preprocessing. Datasets with a test split are evaluated on
-it (``--split train`` for the training split); the bundled sample and image folders have no
-separate split, so all of their images are used.
+Images go through the model file's own preprocessing. Datasets with a test split (the standard
+ones and the bundled sample) are evaluated on it (``--split train`` for the training split); an
+image folder has no separate split, so all of its images are used.
 """
 
 import json

@@ -24,7 +24,7 @@ def add_arguments(parser) -> None:
     flag = parser.add_argument
     # Every default is None here so that only the flags a user typed override the config file.
     flag("--dataset", help=f"{', '.join(BUILT_IN)} or a folder of class sub-folders (default: sample, "
-                           "the 5,000 MNIST digits inside the package)")
+                           "the 4,000 training digits of the MNIST sample inside the package)")
     flag("--data-dir", help="where the standard datasets' files are (default: the cache, ~/.cache/strided)")
     flag("--model", help="architecture (default seed_cnn); see `strided summary` for names")
     flag("--epochs", type=int)
@@ -49,15 +49,24 @@ def add_arguments(parser) -> None:
 
 
 def settings_from(args) -> dict:
+    """The defaults, overridden by the config file, overridden by the flags typed.
+
+    ``--resume`` without ``--config`` reads the run folder's own config.json, so a resumed run goes on
+    with the settings it was started with (flags typed still override, e.g. more ``--epochs``).
+    """
     settings = dict(DEFAULTS)
-    if args.config:
+    config = args.config
+    if config is None and args.resume:
+        saved = Path(args.out or DEFAULTS["out"]) / "config.json"
+        config = saved if saved.is_file() else None
+    if config:
         try:
-            loaded = json.loads(Path(args.config).read_text())
+            loaded = json.loads(Path(config).read_text())
         except json.JSONDecodeError as error:
-            raise ValueError(f"{args.config}: not valid JSON ({error})") from None
+            raise ValueError(f"{config}: not valid JSON ({error})") from None
         unknown = sorted(set(loaded) - set(DEFAULTS))
         if unknown:
-            raise ValueError(f"{args.config}: unknown settings {unknown}")
+            raise ValueError(f"{config}: unknown settings {unknown}")
         settings.update(loaded)
     settings.update({k: v for k, v in vars(args).items() if k in DEFAULTS and v is not None})
     if not 0 < settings["val_split"] < 1:
@@ -107,6 +116,7 @@ def run(args) -> int:
 
     from ..data import DataLoader, compute_mean_std, stratified_split
     from ..data import transforms as T
+    from ..io.atomic import atomic_write_bytes
     from ..preprocess import Preprocessing
     from .datasets import open_dataset
 
@@ -135,7 +145,7 @@ def run(args) -> int:
     optimizer = build_optimizer(settings, model.parameters())
     scheduler, interval = build_scheduler(settings, optimizer, len(train_loader))
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(settings, indent=2) + "\n")
+    atomic_write_bytes(out / "config.json", (json.dumps(settings, indent=2) + "\n").encode())
     trainer = st.train.Trainer(
         model, optimizer, st.nn.CrossEntropyLoss(label_smoothing=settings["label_smoothing"]),
         scheduler=scheduler, scheduler_interval=interval, warmup_steps=settings["warmup_steps"], run_dir=out,

@@ -6,6 +6,8 @@ strided/data/sample/README.md for its source, licence and checksums.
 
 from pathlib import Path
 
+import numpy as np
+
 from .dataset import ArrayDataset, DatasetError
 from .download import file_digest
 from .idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
@@ -17,13 +19,19 @@ SAMPLE_FILES = {
 }
 
 
-class MNISTSample(ArrayDataset):
-    """5,000 MNIST digits shipped with strided: uint8 (5000, 1, 28, 28), labels 0..9, classes "0".."9".
+TEST_PER_CLASS = 100  # the last 100 digits of each class are the test split
 
+
+class MNISTSample(ArrayDataset):
+    """5,000 MNIST digits shipped with strided: uint8 (N, 1, 28, 28), labels 0..9, classes "0".."9".
+
+    Like torchvision's MNIST, ``train=True`` (the default) gives the training split, 4,000 digits (the
+    first 400 of each class), and ``train=False`` the test split, 1,000 digits (the last 100 of each
+    class), so that a model can be evaluated on digits it never saw; ``train=None`` gives all 5,000.
     Stored sorted by class; use ``stratified_split`` for a validation set and a shuffling loader.
     """
 
-    def __init__(self, transform=None):
+    def __init__(self, train: bool | None = True, transform=None):
         paths = {}
         for key, (name, sha256) in SAMPLE_FILES.items():
             path = SAMPLE_DIR / name
@@ -33,10 +41,27 @@ class MNISTSample(ArrayDataset):
                 raise DatasetError(f"MNISTSample: {path} does not match its sha256 {sha256}: the installation is "
                                    "damaged; reinstall strided")
             paths[key] = path
-        super().__init__(read_idx(paths["images"], IMAGES_MAGIC), read_idx(paths["labels"], LABELS_MAGIC),
-                         classes=[str(d) for d in range(10)], transform=transform, name="MNISTSample")
+        if train not in (True, False, None):
+            raise TypeError(f"MNISTSample: train must be True, False or None, got {train!r}")
+        images, labels = read_idx(paths["images"], IMAGES_MAGIC), read_idx(paths["labels"], LABELS_MAGIC)
+        if train is not None:
+            keep = _test_mask(labels) != train
+            images, labels = images[keep], labels[keep]
+        super().__init__(images, labels, classes=[str(d) for d in range(10)], transform=transform,
+                         name="MNISTSample")
 
 
-def load_sample(transform=None) -> MNISTSample:
-    """The bundled 5,000-digit MNIST sample (see MNISTSample)."""
-    return MNISTSample(transform=transform)
+def _test_mask(labels) -> np.ndarray:
+    """True for the last TEST_PER_CLASS images of each class (in file order)."""
+    labels = np.asarray(labels)
+    rank_from_end = np.zeros(len(labels), np.int64)
+    for digit in range(10):  # ten classes, not pixels: the loop is over labels' values
+        where = np.flatnonzero(labels == digit)
+        rank_from_end[where] = np.arange(len(where))[::-1]
+    return rank_from_end < TEST_PER_CLASS
+
+
+def load_sample(train: bool | None = True, transform=None) -> MNISTSample:
+    """The bundled MNIST sample's training split (4,000 digits), test split (``train=False``, 1,000) or
+    all 5,000 (``train=None``); see MNISTSample."""
+    return MNISTSample(train=train, transform=transform)

@@ -97,7 +97,7 @@ def test_compute_mean_std_matches_numpy(dtype):
 
 
 def test_bundled_sample():
-    ds = load_sample()
+    ds = load_sample(train=None)
     assert isinstance(ds, MNISTSample) and len(ds) == 5000
     assert ds.images.shape == (5000, 1, 28, 28) and ds.images.dtype == np.uint8
     assert ds.classes == [str(d) for d in range(10)]
@@ -107,6 +107,18 @@ def test_bundled_sample():
     train, val = stratified_split(ds, [0.9, 0.1], seed=0)
     x, y = next(iter(DataLoader(train, 64, shuffle=True, seed=0)))
     assert x.shape == (64, 1, 28, 28) and len(np.unique(y)) > 5
+
+
+def test_sample_train_and_test_splits_are_disjoint_and_cover_it():
+    everything, train, test = load_sample(train=None), MNISTSample(), MNISTSample(train=False)
+    assert len(train) == 4000 and len(test) == 1000
+    assert np.bincount(train.labels).tolist() == [400] * 10 and np.bincount(test.labels).tolist() == [100] * 10
+    for digit in range(10):  # the first 400 of each class train, the last 100 test, in file order
+        images = everything.images[everything.labels == digit]
+        np.testing.assert_array_equal(train.images[train.labels == digit], images[:400])
+        np.testing.assert_array_equal(test.images[test.labels == digit], images[400:])
+    with pytest.raises(TypeError, match="train must be True, False or None, got 'test'"):
+        MNISTSample(train="test")
 
 
 def test_sample_is_package_data_with_its_licence():
