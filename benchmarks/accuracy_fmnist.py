@@ -1,13 +1,15 @@
 """Fashion-MNIST accuracy, strided and PyTorch side by side with the same architecture and recipe.
 
-    python benchmarks/accuracy_fmnist.py [--epochs 8] [--library strided|torch|both] [--root FOLDER]
+    python benchmarks/accuracy_fmnist.py [--epochs 16] [--library strided|torch|both] [--root FOLDER]
 
 The recipe: a small CNN (three conv-BN-ReLU blocks of 16, 32 and 64 channels, two max pools,
-dropout, a 128-unit classifier), cheap enough for several epochs in 10 minutes on two cores;
-AdamW with a one-cycle learning rate, label smoothing 0.1, random crops (padding 2) and
-horizontal flips, batch 128, on the full 60,000 training images; test accuracy on the 10,000
-test images. Both libraries get the same data order and augmentation (strided's loader feeds
-both), so only the engines differ. Prints one JSON line per library with the accuracy and
+dropout 0.1 on the 3,136 features and 0.2 on a 128-unit hidden layer), cheap enough for 16
+epochs in under 10 minutes on two cores; AdamW (lr 3e-3, weight decay 5e-4) with a one-cycle
+learning rate stepped per batch, label smoothing 0.1, random horizontal flips, batch 128, on
+the full 60,000 training images; test accuracy on the 10,000 test images. (Random crops and
+dropout 0.3 on both layers regularised this small model too much for 16 epochs: 92.4%.)
+Both libraries get the same data order and augmentation (strided's loader feeds both), so
+only the engines differ. Prints one JSON line per library with the accuracy and
 the training time; benchmarks/RESULTS.md records them.
 """
 
@@ -25,32 +27,24 @@ from strided.data import transforms as T  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion-mnist"
 BATCH, LR, WEIGHT_DECAY, SMOOTHING = 128, 3e-3, 5e-4, 0.1
+DROP_FEATURES, DROP_HIDDEN = 0.1, 0.2
 
 
-def strided_model():
-    nn = st.nn
+def build_model(nn):
+    """The network, from either library's ``nn`` (strided's layers take PyTorch's names and arguments)."""
     return nn.Sequential(
         nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(16, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
-        nn.Flatten(), nn.Dropout(0.3), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, 10))
-
-
-def torch_model():
-    from torch import nn
-
-    return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
-        nn.Flatten(), nn.Dropout(0.3), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, 10))
+        nn.Flatten(), nn.Dropout(DROP_FEATURES), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(DROP_HIDDEN),
+        nn.Linear(128, 10))
 
 
 def loaders(root, seed):
     train, test = FashionMNIST(root, train=True), FashionMNIST(root, train=False)
     mean, std = compute_mean_std(train)
     normalise = [T.ToFloat(), T.Normalize(mean, std)]
-    augment = T.Compose([T.RandomCrop(28, padding=2), T.RandomHorizontalFlip(), *normalise])
+    augment = T.Compose([T.RandomHorizontalFlip(), *normalise])
     return (DataLoader(train, BATCH, shuffle=True, drop_last=True, transform=augment, seed=seed),
             DataLoader(test, 512, transform=T.Compose(normalise)))
 
@@ -58,7 +52,7 @@ def loaders(root, seed):
 def run_strided(root, epochs, seed) -> dict:
     st.manual_seed(seed)
     train, test = loaders(root, seed)
-    model = strided_model()
+    model = build_model(st.nn)
     optimizer = st.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
     scheduler = st.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=LR, epochs=epochs, steps_per_epoch=len(train))
     trainer = st.train.Trainer(model, optimizer, st.nn.CrossEntropyLoss(label_smoothing=SMOOTHING),
@@ -76,7 +70,7 @@ def run_torch(root, epochs, seed) -> dict:
     torch.set_num_threads(2)
     torch.manual_seed(seed)
     train, test = loaders(root, seed)
-    model = torch_model()
+    model = build_model(torch.nn)
     optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=LR, epochs=epochs, steps_per_epoch=len(train))
     criterion = torch.nn.CrossEntropyLoss(label_smoothing=SMOOTHING)
@@ -101,7 +95,7 @@ def run_torch(root, epochs, seed) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=16)
     parser.add_argument("--library", choices=["strided", "torch", "both"], default="both")
     parser.add_argument("--root", default=str(SHARED), help="folder holding the Fashion-MNIST IDX files")
     parser.add_argument("--seed", type=int, default=0)
