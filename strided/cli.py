@@ -55,6 +55,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("strided: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`strided evaluate ... | head`): stop quietly, as Unix tools do
+        # Python would report the pipe again when it flushes stdout at exit; point stdout at nothing first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the broken pipe
     except (UserError, ValueError, OSError, ImportError) as error:
         if os.environ.get("STRIDED_DEBUG"):
             raise

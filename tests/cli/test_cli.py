@@ -150,6 +150,16 @@ def test_resume_keeps_the_runs_settings_and_flags_extend_it(tmp_path):
     assert [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2]
 
 
+def test_a_closed_pipe_ends_quietly():
+    # As when `strided evaluate ... | head -1` closes the pipe while strided still prints.
+    code = ("import strided.cli as cli, strided.commands.summary as summary\n"
+            "def closed(args):\n    raise BrokenPipeError(32, 'Broken pipe')\n"
+            "summary.run = closed\n"
+            "raise SystemExit(cli.main(['summary', 'seed_cnn']))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 141 and result.stderr == "", result.stderr
+
+
 def test_bench_takes_its_own_options():
     out = strided("bench", "--help").stdout
     assert "--repeats" in out and "--cases" in out
