@@ -1,8 +1,9 @@
 """Time strided against PyTorch on the same networks, in the same process, and print the ratios.
 
 Method (so that a noisy shared machine still gives a fair answer): both libraries build the same
-case; each runs a few warm-up steps; then their steps alternate (strided, PyTorch, strided, ...)
-so that both see the same machine conditions, and the medians are compared as a ratio. PyTorch
+case; after a warm-up they alternate in blocks of steps (strided, PyTorch, strided, ...), with a
+pause before each block so that neither library's spinning worker threads slow the other, and
+the medians are compared as a ratio. PyTorch
 runs with 2 threads. Peak memory is measured in a fresh process per library (/proc/self/status), so
 that neither library's imports count against the other. Each conv layer's achieved GFLOP/s is set
 against the machine's float32 matrix-product rate, the practical ceiling for im2col convolution.
@@ -22,7 +23,10 @@ import strided as st
 from .cases import CASES, TARGETS, build_strided, build_torch
 
 
-def _median_ms(step, repeats: int) -> float:
+def _median_ms(step, repeats: int, pause: float = 0.3) -> float:
+    """Median ms of ``repeats`` steps in a row, after a pause and one uncounted step (see ``compare``)."""
+    time.sleep(pause)
+    step()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -31,17 +35,28 @@ def _median_ms(step, repeats: int) -> float:
     return statistics.median(times) * 1e3
 
 
-def compare(name: str, repeats: int = 30, warmup: int = 3) -> dict:
-    """Alternate strided and PyTorch steps of one case; medians in ms and their ratio."""
-    ours, theirs = build_strided(name), build_torch(name)
-    for _ in range(warmup):
-        ours.step()
-        theirs.step()
-    ours_ms, theirs_ms = [], []
-    for _ in range(repeats):
-        ours_ms.append(_median_ms(ours.step, 1))
-        theirs_ms.append(_median_ms(theirs.step, 1))
-    s, t = statistics.median(ours_ms), statistics.median(theirs_ms)
+def compare(name: str, repeats: int = 30, block: int = 5, pause: float = 0.3) -> dict:
+    """Alternate strided and PyTorch on one case, in blocks; medians in ms and their ratio.
+
+    Each library runs ``block`` timed steps in a row, after a ``pause`` and one uncounted step, then
+    the other does. Alternating every single step would measure interference instead of speed:
+    after a call, both libraries keep their worker threads spinning for a while (OpenBLAS about
+    0.1 s), and on two cores those threads slow whichever library runs next (a batch-1 inference
+    measured 3.6 ms that way takes 0.7 ms alone).
+    """
+    sides = (build_strided(name), build_torch(name))
+    times = ([], [])
+    rounds = max(1, -(-repeats // block))
+    for round_ in range(rounds + 1):  # round 0 warms both up
+        for side, kept in zip(sides, times, strict=True):
+            time.sleep(pause)
+            side.step()  # wakes the threads; not counted
+            for _ in range(block):
+                start = time.perf_counter()
+                side.step()
+                if round_:
+                    kept.append(time.perf_counter() - start)
+    s, t = (statistics.median(kept) * 1e3 for kept in times)
     return {"case": name, "strided_ms": s, "torch_ms": t, "ratio": s / t, "target": TARGETS[name]}
 
 
