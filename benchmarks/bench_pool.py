@@ -62,24 +62,27 @@ def _seconds(step) -> float:
     return time.perf_counter() - start
 
 
-def compare(name: str, args, kwargs, shape, repeats: int = 50, warmup: int = 5) -> dict:
-    """Alternate strided and PyTorch steps; medians in ms and their ratio."""
-    step_ours, step_theirs = _step_pair(name, args, kwargs, shape)
-    for _ in range(warmup):
-        step_ours()
-        step_theirs()
-    ours, theirs = [], []
-    for _ in range(repeats):
-        ours.append(_seconds(step_ours))
-        theirs.append(_seconds(step_theirs))
-    s, t = statistics.median(ours) * 1e3, statistics.median(theirs) * 1e3
+def compare(name: str, args, kwargs, shape, repeats: int = 50, block: int = 5, pause: float = 0.3) -> dict:
+    """Alternate strided and PyTorch in blocks of steps (see strided.benchmark.runner.compare for why
+    not every step); medians in ms and their ratio."""
+    steps = _step_pair(name, args, kwargs, shape)
+    times = ([], [])
+    for round_ in range(-(-repeats // block) + 1):  # round 0 warms both up
+        for step, kept in zip(steps, times, strict=True):
+            time.sleep(pause)
+            step()  # wakes the threads; not counted
+            for _ in range(block):
+                seconds = _seconds(step)
+                if round_:
+                    kept.append(seconds)
+    s, t = (statistics.median(kept) * 1e3 for kept in times)
     return {"layer": _describe(name, args, kwargs), "shape": "x".join(map(str, shape)),
             "strided_ms": s, "torch_ms": t, "ratio": s / t}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=50, help="alternating timed steps per case")
+    parser.add_argument("--repeats", type=int, default=50, help="timed steps per library and case")
     parser.add_argument("--all", action="store_true", help="also time the other pooling layers")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
