@@ -8,14 +8,30 @@ the other axes, so with n = N * prod(*) values per channel:
 
 In training the statistics are this batch's, so they depend on x and the backward pass goes
 through them; in evaluation they are fixed running statistics and backward is a per-channel
-affine map. Per-channel arrays have shape (C,); ``_per_channel`` reshapes them to broadcast.
+affine map. Per-channel arrays have shape (C,); ``_channel_op`` applies them along each channel.
 """
+
+import math
 
 import numpy as np
 
 
-def _per_channel(values: np.ndarray, x: np.ndarray) -> np.ndarray:
-    return values.reshape((1, -1) + (1,) * (x.ndim - 2))
+def _rows(a: np.ndarray) -> np.ndarray:
+    """a as (N, C * L): one row per sample."""
+    return a.reshape(a.shape[0], -1)
+
+
+def _spread(values: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Per-channel values (C,) repeated along a row of ``_rows(x)``: ``_rows(x) * _spread(v, x)`` is x * v per
+    channel. A per-sample row of C * L values makes NumPy's inner loop long and contiguous; broadcasting a
+    (1, C, 1, 1) array instead runs one short loop per (sample, channel), 1.4 to 2 times slower."""
+    return np.repeat(values.astype(x.dtype, copy=False), math.prod(x.shape[2:]))
+
+
+def _channel_op(op, a: np.ndarray, values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """op(a, values per channel), shaped like a (into ``out`` if given)."""
+    result = op(_rows(a), _spread(values, a), out=None if out is None else _rows(out))
+    return result.reshape(a.shape)
 
 
 def _as_ncl(a: np.ndarray) -> np.ndarray:
@@ -50,13 +66,13 @@ def batch_norm_train(x, weight, bias, eps):
     """
     n = values_per_channel(x)
     mean = channel_sum(x) / n
-    centred = x - _per_channel(mean, x)
+    centred = _channel_op(np.subtract, x, mean)
     var = channel_dot(centred, centred) / n
     inv_std = 1.0 / np.sqrt(var + eps)
     scale = inv_std if weight is None else inv_std * weight
-    y = centred * _per_channel(scale, x)
+    y = _channel_op(np.multiply, centred, scale)
     if bias is not None:
-        y += _per_channel(bias, x)
+        _channel_op(np.add, y, bias, out=y)
     return y, centred, inv_std, mean, var
 
 
@@ -70,8 +86,8 @@ def batch_norm_eval(x, running_mean, running_var, weight, bias, eps):
     inv_std = 1.0 / np.sqrt(running_var + eps)
     alpha = inv_std if weight is None else inv_std * weight
     beta = -running_mean * alpha if bias is None else bias - running_mean * alpha
-    y = x * _per_channel(alpha, x)
-    y += _per_channel(beta, x)
+    y = _channel_op(np.multiply, x, alpha)
+    _channel_op(np.add, y, beta, out=y)
     return y, inv_std
 
 
@@ -91,9 +107,9 @@ def batch_norm_backward_train(grad, centred, inv_std, weight):
     a = w * inv_std
     b = a * inv_std * dweight / n
     c = a * dbias / n
-    dx = grad * _per_channel(a, grad)
-    dx -= centred * _per_channel(b, grad)
-    dx -= _per_channel(c, grad)
+    dx = _channel_op(np.multiply, grad, a)
+    dx -= _channel_op(np.multiply, centred, b)
+    _channel_op(np.subtract, dx, c, out=dx)
     return dx, dweight, dbias
 
 
@@ -104,9 +120,9 @@ def batch_norm_backward_eval(grad, x, running_mean, inv_std, weight):
     with x_hat = (x - running_mean) * inv_std. Returns (dx, dweight, dbias).
     """
     dbias = channel_sum(grad)
-    dweight = channel_dot(grad, x - _per_channel(running_mean, x)) * inv_std
+    dweight = channel_dot(grad, _channel_op(np.subtract, x, running_mean)) * inv_std
     scale = inv_std if weight is None else weight * inv_std
-    return grad * _per_channel(scale, grad), dweight, dbias
+    return _channel_op(np.multiply, grad, scale), dweight, dbias
 
 
 __all__ = [
