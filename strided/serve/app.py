@@ -48,7 +48,9 @@ def create_app(model_path, max_batch_size: int = 32, max_wait_ms: float = 5.0, m
         with lock:
             return model.predict_batch(batch)
 
-    batcher = MicroBatcher(predict_batch, max_batch_size, max_wait_ms, max_queue, on_batch=metrics.record_batch)
+    arriving = _Counter()  # /predict requests being read and decoded: while there are none, no batch waits
+    batcher = MicroBatcher(predict_batch, max_batch_size, max_wait_ms, max_queue, on_batch=metrics.record_batch,
+                           more_coming=lambda: arriving.count > 0)
 
     async def lifespan(app):
         yield
@@ -113,9 +115,11 @@ def create_app(model_path, max_batch_size: int = 32, max_wait_ms: float = 5.0, m
 
     @app.post("/predict")
     async def predict(request: Request, explain: int = 0, top_k: int = 5):
-        inputs = await _read_inputs(request, model, max_pixels)
-        if explain and len(inputs) != 1:
-            raise ClientError(422, "explain=1 takes exactly one input")
+        with arriving:  # counted until its inputs are queued (or the request fails)
+            inputs = await _read_inputs(request, model, max_pixels)
+            if explain and len(inputs) != 1:
+                raise ClientError(422, "explain=1 takes exactly one input")
+            futures = [] if explain else _submit_all(batcher, inputs, metrics)
         if explain:
             def run_explain():
                 with lock:
@@ -124,17 +128,6 @@ def create_app(model_path, max_batch_size: int = 32, max_wait_ms: float = 5.0, m
             result = await run_in_threadpool(run_explain)
             rows = [result["probabilities"]]
         else:
-            futures = []
-            try:
-                for x in inputs:
-                    futures.append(batcher.submit(x))
-            except (QueueFull, BatcherStopped) as error:
-                for future in futures:  # the part already queued is not computed for nothing
-                    future.cancel()
-                if isinstance(error, BatcherStopped):
-                    raise ClientError(503, str(error), {"Retry-After": "5"}) from None
-                metrics.errors.labels("queue_full").inc()
-                raise ClientError(503, f"server busy: {error}", {"Retry-After": "1"}) from None
             rows = await asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
         body = {"predictions": [_prediction(row, model.class_names, top_k) for row in rows],
                 "model": {"name": model.name, "version": model.version}}
@@ -149,6 +142,35 @@ def create_app(model_path, max_batch_size: int = 32, max_wait_ms: float = 5.0, m
         metrics.errors.labels("http_413").inc()
 
     return BodySizeLimit(app, max_body_bytes, on_reject=refused_unread)
+
+
+class _Counter:
+    """How many requests are inside a ``with`` block (entered and left on the event loop only)."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __enter__(self):
+        self.count += 1
+
+    def __exit__(self, *exc_info):
+        self.count -= 1
+
+
+def _submit_all(batcher: MicroBatcher, inputs: list, metrics: ServiceMetrics) -> list:
+    """Queue every input; if the queue refuses one, cancel those already queued and answer 503."""
+    futures = []
+    try:
+        for x in inputs:
+            futures.append(batcher.submit(x))
+    except (QueueFull, BatcherStopped) as error:
+        for future in futures:  # the part already queued is not computed for nothing
+            future.cancel()
+        if isinstance(error, BatcherStopped):
+            raise ClientError(503, str(error), {"Retry-After": "5"}) from None
+        metrics.errors.labels("queue_full").inc()
+        raise ClientError(503, f"server busy: {error}", {"Retry-After": "1"}) from None
+    return futures
 
 
 def _prediction(probabilities: np.ndarray, class_names: list, top_k: int) -> dict:

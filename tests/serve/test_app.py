@@ -5,6 +5,7 @@ import base64
 import json
 import re
 import struct
+import time
 import zlib
 
 import httpx
@@ -191,6 +192,15 @@ def test_a_request_refused_half_queued_leaves_nothing_queued(model_path, monkeyp
         response = test_client.post("/predict", json={"inputs": [np.zeros((1, 28, 28)).tolist()] * 3})
     assert response.status_code == 503 and response.headers["retry-after"] == "1"
     assert len(submitted) == 2 and all(f.cancelled() for f in submitted)  # so the worker never computes them
+
+
+def test_a_lone_request_does_not_wait_for_company(model_path, digit_png):
+    with TestClient(create_app(model_path, max_wait_ms=60_000)) as test_client:
+        started = time.perf_counter()
+        response = test_client.post("/predict", files={"file": ("one.png", digit_png)})
+        elapsed = time.perf_counter() - started
+    assert response.status_code == 200
+    assert elapsed < 30, f"{elapsed:.1f} s: the request waited for company although none was coming"
 
 
 def test_concurrent_requests_form_batches_and_change_no_answer(model_path):

@@ -70,6 +70,23 @@ def test_cancelled_inputs_are_skipped_and_the_worker_lives_on():
     batcher.stop()
 
 
+def test_a_batch_waits_only_while_more_inputs_are_coming():
+    coming, sizes = threading.Event(), []
+    batcher = MicroBatcher(lambda batch: batch, max_batch_size=8, max_wait_ms=60_000,
+                           on_batch=lambda n, waits: sizes.append(n), more_coming=coming.is_set)
+    # Nothing on its way: the lone input runs at once (with the wait, result() would time out).
+    np.testing.assert_array_equal(batcher.submit(np.ones(1)).result(timeout=30), np.ones(1))
+    coming.set()  # now the first input waits for company...
+    first = batcher.submit(np.zeros(1))
+    time.sleep(0.2)
+    assert not first.done()
+    coming.clear()  # ...and the batch closes with the next input, as nothing more is coming
+    second = batcher.submit(np.full(1, 2.0))
+    assert second.result(timeout=30)[0] == 2.0 and first.result(timeout=30)[0] == 0.0
+    batcher.stop()
+    assert sizes == [1, 2]
+
+
 def test_a_failing_batch_fails_its_requests_but_not_the_worker():
     calls = []
 
