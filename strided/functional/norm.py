@@ -15,6 +15,10 @@ import math
 
 import numpy as np
 
+# From this many samples on, per-channel operations run along repeated rows (see _spread): measured faster
+# from 4 samples of (32, 28, 28) on (88 against 106 us), slower for 1 (61 against 43 us).
+SPREAD_MIN_SAMPLES = 4
+
 
 def _rows(a: np.ndarray) -> np.ndarray:
     """a as (N, C * L): one row per sample."""
@@ -30,6 +34,8 @@ def _spread(values: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 def _channel_op(op, a: np.ndarray, values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """op(a, values per channel), shaped like a (into ``out`` if given)."""
+    if a.shape[0] < SPREAD_MIN_SAMPLES:  # the repeated row would be as large as a itself: broadcast instead
+        return op(a, values.astype(a.dtype, copy=False).reshape((1, -1) + (1,) * (a.ndim - 2)), out=out)
     result = op(_rows(a), _spread(values, a), out=None if out is None else _rows(out))
     return result.reshape(a.shape)
 
