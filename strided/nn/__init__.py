@@ -1,19 +1,35 @@
 """Layers, containers and losses: stateful modules over the pure kernels of strided.functional."""
 
 from . import init as init  # re-exported: st.nn.init
-from .activation import *  # noqa: F403
-from .blocks import *  # noqa: F403
-from .capture import *  # noqa: F403
-from .container import *  # noqa: F403
-from .conv import *  # noqa: F403
-from .dropout import *  # noqa: F403
-from .graph import *  # noqa: F403
-from .linear import *  # noqa: F403
-from .loss import *  # noqa: F403
-from .merge import *  # noqa: F403
-from .module import IncompatibleKeys as IncompatibleKeys
-from .module import Module as Module
-from .module import Parameter as Parameter
-from .norm import *  # noqa: F403
-from .pad import *  # noqa: F403
-from .pool import *  # noqa: F403
+from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .blocks import Bottleneck, DenseBlock, DenseLayer, ResidualBlock, Transition
+from .capture import LayerOutput, capture_outputs
+from .container import Sequential
+from .conv import Conv2d
+from .dropout import Dropout, Dropout2d
+from .graph import Graph
+from .linear import Flatten, Identity, Linear
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .merge import Add, Concat
+from .module import IncompatibleKeys, Module, Parameter
+from .norm import BatchNorm1d, BatchNorm2d
+from .pad import CircularPad2d, ConstantPad2d, ReflectionPad2d, ReplicationPad2d, ZeroPad2d
+from .pool import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool2d,
+    FractionalMaxPool2d,
+    GlobalAvgPool2d,
+    GlobalMaxPool2d,
+    MaxPool2d,
+)
+
+__all__ = [
+    "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Add", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d",
+    "BatchNorm2d", "Bottleneck", "CircularPad2d", "Concat", "ConstantPad2d", "Conv2d", "CrossEntropyLoss",
+    "DenseBlock", "DenseLayer", "Dropout", "Dropout2d", "ELU", "Flatten", "FractionalMaxPool2d", "GELU",
+    "GlobalAvgPool2d", "GlobalMaxPool2d", "Graph", "Identity", "IncompatibleKeys", "LayerOutput", "LeakyReLU",
+    "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "NLLLoss", "Parameter", "ReLU", "ReflectionPad2d",
+    "ReplicationPad2d", "ResidualBlock", "Sequential", "Sigmoid", "Softmax", "Tanh", "Transition", "ZeroPad2d",
+    "capture_outputs", "init",
+]
