@@ -12,11 +12,7 @@ figures are a lower bound for a server with the machine to itself. benchmarks/RE
 
 import argparse
 import json
-import signal
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -24,33 +20,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from strided.serve.loadtest import run_load  # noqa: E402
+from strided.serve.loadtest import LiveServer, run_load  # noqa: E402
 
 IMAGES = Path(__file__).resolve().parents[1] / "examples" / "images"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(model: str, options: list) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen([sys.executable, "-m", "strided", "serve", model, "--port", str(port),
-                                "--log-level", "warning", *options])
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited with status {process.returncode}")
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("the server did not become ready in 60 s")
 
 
 def batch_counters(url: str) -> tuple[float, float]:
@@ -72,8 +44,8 @@ def main() -> int:
     args = parser.parse_args()
     payloads = [{"files": {"file": (path.name, path.read_bytes(), "image/png")}}
                 for path in sorted(IMAGES.glob("*.png"))]
-    process, url = start_server(args.model, ["--max-batch-size", args.max_batch_size,
-                                             "--max-wait-ms", args.max_wait_ms])
+    server = LiveServer(args.model, "--max-batch-size", args.max_batch_size, "--max-wait-ms", args.max_wait_ms)
+    url = server.url
     try:
         run_load(url + "/predict", payloads, requests=100, concurrency=4)  # warm-up
         for clients in args.concurrency:
@@ -85,8 +57,7 @@ def main() -> int:
             print(json.dumps({key: round(value, 2) if isinstance(value, float) else value
                               for key, value in stats.items()}), flush=True)
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
+        server.stop()
     return 0
 
 

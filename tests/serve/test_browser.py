@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_live_server import Server
+from strided.serve.loadtest import LiveServer
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -53,7 +53,7 @@ def test_drawing_and_uploading_show_predictions_and_feature_maps(browser, model_
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
-    server = Server(model_path)
+    server = LiveServer(model_path)
     try:
         browser.get(server.url + "/")
         wait_for(lambda: browser.execute_script("return document.body.dataset.ready"), what="model info")

@@ -3,9 +3,6 @@
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 
@@ -13,51 +10,16 @@ import httpx
 import numpy as np
 import pytest
 
-from strided.serve.loadtest import run_load
+from strided.serve.loadtest import LiveServer, run_load
 
 from .conftest import metric_value, png_bytes
 
 ARTIFACTS = os.environ.get("STRIDED_TEST_ARTIFACTS")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, model_path, *options):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "strided", "serve", str(model_path), "--port", str(self.port),
-                   "--log-level", "warning", *options]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.process.stdout.read()}")
-            try:
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("server did not become ready in 60 s")
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        return self.process.returncode
-
-
 @pytest.fixture(scope="module")
 def server(model_path):
-    running = Server(model_path, "--max-batch-size", "32", "--max-wait-ms", "5")
+    running = LiveServer(model_path, "--max-batch-size", "32", "--max-wait-ms", "5")
     yield running
     running.stop()
 
@@ -104,7 +66,7 @@ def test_malformed_uploads_never_get_a_5xx(server, digit_png):
 
 
 def test_sigterm_lets_in_flight_requests_finish(model_path, digit_png):
-    server = Server(model_path, "--max-wait-ms", "3000", "--max-batch-size", "64")
+    server = LiveServer(model_path, "--max-wait-ms", "3000", "--max-batch-size", "64")
     results = []
 
     def request():
