@@ -9,13 +9,12 @@ the MaxPool2d(2) of the issue's networks; ``--all`` adds the other pooling layer
 """
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import torch
 
 from strided import nn
+from strided.benchmark.runner import alternate_in_blocks
 
 # (layer class, its arguments, input shape): the same class name exists in strided.nn and torch.nn
 MAIN_CASES = [
@@ -56,26 +55,9 @@ def _step_pair(name: str, args, kwargs, shape):
     return step_ours, step_theirs
 
 
-def _seconds(step) -> float:
-    start = time.perf_counter()
-    step()
-    return time.perf_counter() - start
-
-
-def compare(name: str, args, kwargs, shape, repeats: int = 50, block: int = 5, pause: float = 0.3) -> dict:
-    """Alternate strided and PyTorch in blocks of steps (see strided.benchmark.runner.compare for why
-    not every step); medians in ms and their ratio."""
-    steps = _step_pair(name, args, kwargs, shape)
-    times = ([], [])
-    for round_ in range(-(-repeats // block) + 1):  # round 0 warms both up
-        for step, kept in zip(steps, times, strict=True):
-            time.sleep(pause)
-            step()  # wakes the threads; not counted
-            for _ in range(block):
-                seconds = _seconds(step)
-                if round_:
-                    kept.append(seconds)
-    s, t = (statistics.median(kept) * 1e3 for kept in times)
+def compare(name: str, args, kwargs, shape, repeats: int = 50) -> dict:
+    """strided and PyTorch in blocks of steps (``alternate_in_blocks``); medians in ms and their ratio."""
+    s, t = alternate_in_blocks(_step_pair(name, args, kwargs, shape), repeats)
     return {"layer": _describe(name, args, kwargs), "shape": "x".join(map(str, shape)),
             "strided_ms": s, "torch_ms": t, "ratio": s / t}
 

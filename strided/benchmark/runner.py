@@ -2,11 +2,11 @@
 
 Method (so that a noisy shared machine still gives a fair answer): both libraries build the same
 case; after a warm-up they alternate in blocks of steps (strided, PyTorch, strided, ...), with a
-pause before each block so that neither library's spinning worker threads slow the other, and
-the medians are compared as a ratio. PyTorch
-runs with 2 threads. Peak memory is measured in a fresh process per library (/proc/self/status), so
-that neither library's imports count against the other. Each conv layer's achieved GFLOP/s is set
-against the machine's float32 matrix-product rate, the practical ceiling for im2col convolution.
+pause before each block so that neither library's spinning worker threads slow the other, and the
+medians are compared as a ratio. PyTorch runs with 2 threads. Peak memory is measured in a fresh
+process per library (/proc/self/status), so that neither library's imports count against the other.
+Each conv layer's achieved GFLOP/s is set against the machine's float32 matrix-product rate, the
+practical ceiling for im2col convolution.
 """
 
 import argparse
@@ -35,28 +35,30 @@ def _median_ms(step, repeats: int, pause: float = 0.3) -> float:
     return statistics.median(times) * 1e3
 
 
-def compare(name: str, repeats: int = 30, block: int = 5, pause: float = 0.3) -> dict:
-    """Alternate strided and PyTorch on one case, in blocks; medians in ms and their ratio.
+def alternate_in_blocks(steps, repeats: int = 30, block: int = 5, pause: float = 0.3) -> list:
+    """Median ms of each step function, run in turn in blocks of ``block`` timed calls.
 
-    Each library runs ``block`` timed steps in a row, after a ``pause`` and one uncounted step, then
-    the other does. Alternating every single step would measure interference instead of speed:
-    after a call, both libraries keep their worker threads spinning for a while (OpenBLAS about
-    0.1 s), and on two cores those threads slow whichever library runs next (a batch-1 inference
-    measured 3.6 ms that way takes 0.7 ms alone).
+    Before each block: a ``pause`` and one uncounted call; round 0 only warms up. Alternating every
+    single call would measure interference instead of speed: after a call, both libraries keep their
+    worker threads spinning for a while (OpenBLAS about 0.1 s), and on two cores those threads slow
+    whichever library runs next (a batch-1 inference measured 3.6 ms that way takes 0.7 ms alone).
     """
-    sides = (build_strided(name), build_torch(name))
-    times = ([], [])
-    rounds = max(1, -(-repeats // block))
-    for round_ in range(rounds + 1):  # round 0 warms both up
-        for side, kept in zip(sides, times, strict=True):
+    times = [[] for _ in steps]
+    for round_ in range(max(1, -(-repeats // block)) + 1):
+        for step, kept in zip(steps, times, strict=True):
             time.sleep(pause)
-            side.step()  # wakes the threads; not counted
+            step()  # wakes the threads; not counted
             for _ in range(block):
                 start = time.perf_counter()
-                side.step()
+                step()
                 if round_:
                     kept.append(time.perf_counter() - start)
-    s, t = (statistics.median(kept) * 1e3 for kept in times)
+    return [statistics.median(kept) * 1e3 for kept in times]
+
+
+def compare(name: str, repeats: int = 30) -> dict:
+    """strided and PyTorch on one case (``alternate_in_blocks``): medians in ms and their ratio."""
+    s, t = alternate_in_blocks([build_strided(name).step, build_torch(name).step], repeats)
     return {"case": name, "strided_ms": s, "torch_ms": t, "ratio": s / t, "target": TARGETS[name]}
 
 
