@@ -69,7 +69,7 @@ class ResidualBlock(Module):
         check_input(self, x, 4, self.in_channels)
         main = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
         y = main + (x if self.downsample is None else self.downsample(x))
-        np.maximum(y, 0, out=y)  # the final ReLU, in place on an array only this block holds
+        F.relu(y, out=y)  # the final ReLU, in place on an array only this block holds
         self.save_for_backward(y)
         return y
 
@@ -118,7 +118,7 @@ class Bottleneck(Module):
         check_input(self, x, 4, self.in_channels)
         h = F.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))))
         y = self.bn3(self.conv3(h)) + (x if self.downsample is None else self.downsample(x))
-        np.maximum(y, 0, out=y)
+        F.relu(y, out=y)
         self.save_for_backward(h, y)
         return y
 

@@ -1,8 +1,11 @@
 """The work-buffer pool: exact buffers keep their contents, scratch buffers are shared across shapes."""
 
 import numpy as np
+import pytest
 
-from strided.functional.workspace import BufferPool
+from strided.functional import workspace
+from strided.functional.activation import relu
+from strided.functional.workspace import BufferPool, shared_zeros
 
 
 def test_pool_reuses_buffers_and_respects_its_limit():
@@ -38,3 +41,30 @@ def test_scratch_buffers_are_shared_across_shapes_and_grow_to_the_largest():
     assert not np.shares_memory(pool.take_scratch("cols", (20, 30), np.float64), larger)  # dtype matters
     two = pool.take_scratch("cols", (20, 30), np.float32), pool.take_scratch("cols", (20, 30), np.float32)
     assert not np.shares_memory(*two)  # buffers in use at the same time are never the same memory
+
+
+def test_shared_zeros_are_read_only_views_of_one_growing_buffer(monkeypatch):
+    monkeypatch.setattr(workspace, "_shared_zeros", {})
+    small = shared_zeros((2, 3), np.float32)
+    assert small.shape == (2, 3) and small.dtype == np.float32 and not small.any()
+    with pytest.raises(ValueError, match="read-only"):
+        small[0, 0] = 1.0
+    again = shared_zeros((4,), np.float32)
+    assert np.shares_memory(small, again)  # one buffer serves every shape
+    big_size = workspace._SHARED_ZEROS_MIN_BYTES  # four times the buffer's first length in float32
+    big = shared_zeros((big_size,), np.float32)
+    assert big.size == big_size and not big.any() and not np.shares_memory(big, small)
+    assert shared_zeros((3,), np.float64).dtype == np.float64
+    assert shared_zeros((), np.float32).shape == ()
+
+
+def test_relu_against_the_shared_zeros_keeps_nan_dtype_and_works_in_place():
+    x = np.array([[-1.5, 0.0, 2.0, np.nan], [3.0, -0.0, -7.0, 1e-30]], np.float32)
+    expected = np.array([[0.0, 0.0, 2.0, np.nan], [3.0, 0.0, 0.0, 1e-30]], np.float32)
+    y = relu(x)
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y, expected)
+    transposed = x.T  # not contiguous: the zeros still broadcast element by element
+    np.testing.assert_array_equal(relu(transposed), expected.T)
+    assert relu(x, out=x) is x
+    np.testing.assert_array_equal(x, expected)
