@@ -225,7 +225,7 @@ def _max4(a, b, c, d):
     lower = np.greater(bottom, top).view(np.uint8)  # 1 where the bottom row wins
     # argmax = 2*lower + (right_bottom if lower else right_top), written with bit operations
     argmax = right_top ^ (lower & (right_top ^ right_bottom))
-    argmax |= lower << 1
+    argmax |= lower + lower  # 2 * lower; NumPy has no SIMD loop for a shift (lower << 1 is 16x slower)
     return np.maximum(top, bottom, out=top), argmax
 
 
