@@ -50,7 +50,7 @@ def leaky_relu_backward(grad: np.ndarray, x: np.ndarray, negative_slope: float =
 def elu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     """y = x if x > 0 else alpha * (exp(x) - 1)."""
     # One of the two terms is exactly zero: max(x, 0) for x <= 0, expm1(0) = 0 for x > 0.
-    return np.maximum(x, 0) + np.expm1(np.minimum(x, 0)) * alpha
+    return relu(x) + np.expm1(np.minimum(x, shared_zeros(x.shape, x.dtype))) * alpha
 
 
 def elu_backward(grad: np.ndarray, x: np.ndarray, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:
