@@ -91,8 +91,9 @@ class BufferPool:
             self._bytes = 0
 
 
-# Smallest shared zeros buffer, in bytes: np.zeros takes buffers this large straight from the OS (mmap), whose
-# pages stay the kernel's one shared zero page for as long as nobody writes them.
+# Smallest shared zeros buffer, in bytes. np.zeros (calloc) usually takes buffers this large fresh from the OS,
+# whose pages stay the kernel's one shared zero page for as long as nobody writes them; if glibc serves one
+# from memory it already had, it zero-fills it and the buffer costs its size, nothing worse.
 _SHARED_ZEROS_MIN_BYTES = 4 * 2**20
 _shared_zeros: dict = {}  # dtype -> 1-D zeros, never written
 
