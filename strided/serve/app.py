@@ -12,16 +12,19 @@ import logging
 import threading
 import time
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from ..predictor import Predictor
 from ..preprocess import DEFAULT_MAX_PIXELS, ImageDecodeError
 from .batcher import BatcherStopped, MicroBatcher, QueueFull
+from .explain import ExplainError, ExplainQuery, Method
 from .limits import BodySizeLimit, BodyTooLarge
 from .metrics import ServiceMetrics
 
@@ -96,6 +99,8 @@ def create_app(model_path, max_batch_size: int = 32, max_wait_ms: float = 5.0, m
     async def index():
         return page
 
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")  # the page's scripts and styles
+
     @app.get("/healthz")
     async def healthz():
         return {"status": "ok"}
@@ -114,25 +119,31 @@ def create_app(model_path, max_batch_size: int = 32, max_wait_ms: float = 5.0, m
         return Response(metrics.render(), media_type=metrics.content_type)
 
     @app.post("/predict")
-    async def predict(request: Request, explain: int = 0, top_k: int = 5):
+    async def predict(request: Request, explain: Annotated[ExplainQuery, Depends()], top_k: int = 5):
         with arriving:  # counted until its inputs are queued (or the request fails)
             inputs = await _read_inputs(request, model, max_pixels)
             if explain and len(inputs) != 1:
-                raise ClientError(422, "explain=1 takes exactly one input")
+                raise ClientError(422, f"explain={explain.method.value} takes exactly one input")
             futures = [] if explain else _submit_all(batcher, inputs, metrics)
         if explain:
+            # ---- explain views (strided/serve/explain): run under the model's lock, one input
             def run_explain():
                 with lock:
-                    return model.explain(inputs[0])
+                    return model.explain(inputs[0]) if explain.method is Method.maps else explain.run(model, inputs[0])
 
-            result = await run_in_threadpool(run_explain)
+            try:
+                result = await run_in_threadpool(run_explain)
+            except ExplainError as error:
+                raise ClientError(422, str(error)) from None
             rows = [result["probabilities"]]
+            # ---- end of explain views
         else:
             rows = await asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
         body = {"predictions": [_prediction(row, model.class_names, top_k) for row in rows],
                 "model": {"name": model.name, "version": model.version}}
         if explain:
-            body["explain"] = {"layers": result["layers"], "filters": result["filters"]}
+            body["explain"] = ({"layers": result["layers"], "filters": result["filters"]}
+                               if explain.method is Method.maps else result["explain"])
         return body
 
     KNOWN_PATHS = {route.path for route in app.routes}
