@@ -7,8 +7,8 @@ tape, so this module wraps each submodule's ``forward`` (on the instance, for on
 
 - a step's inputs are the steps that produced the arrays it was called with (-1: the image);
 - an array no recorded step produced (a residual sum, a concatenation: plain NumPy inside a
-  block's forward) is attributed to the inputs of the innermost block being run, which is where
-  such arrays come from;
+  block's forward) is attributed to what the innermost running block can have combined: its
+  inputs and the outputs made inside it that nothing has read yet (DenseBlock's earlier layers);
 - a block whose output is a new array (ResidualBlock: ``relu(main + shortcut)``) records its
   "sinks", the steps inside it whose outputs no other step read: the branches that were summed.
 
@@ -81,11 +81,18 @@ class Trace:
             hw = tuple(a.shape[-2:]) if a.ndim == 4 else (1, 1)
             if id(a) in self._producer:
                 found.append((self._producer[id(a)], hw))
-            elif self._stack:  # computed by plain NumPy inside the running block, from its inputs
-                found.extend((producer, hw) for producer, _ in self._stack[-1][0])
+            elif self._stack:  # computed by plain NumPy inside the running block (a sum, a concatenation)
+                block_reads, first = self._stack[-1]
+                found.extend((producer, hw) for producer, _ in block_reads)
+                found.extend((i, hw) for i in self._unread_since(first) if self.steps[i].output.shape[-2:] == hw)
             else:
                 found.append((IMAGE, hw))
         return list(dict.fromkeys(found))
+
+    def _unread_since(self, first: int) -> list:
+        """Steps from ``first`` on whose outputs no step has read yet: what a block may combine next."""
+        read = {i for s in self.steps[first:] for i, _ in s.reads}
+        return [i for i in range(first, len(self.steps)) if i not in read]
 
     def _recording(self, name: str, module: Module):
         forward = module.forward
@@ -112,8 +119,7 @@ class Trace:
             if not leaf and produced_inside:
                 return output  # a container handing on a child's array (Sequential): nothing new to record
             if not leaf:
-                read = {i for s in self.steps[first:] for i, _ in s.reads}
-                step.sinks = [i for i in inner if i not in read and self.steps[i].output.ndim == output.ndim - 1]
+                step.sinks = [i for i in self._unread_since(first) if self.steps[i].output.ndim == output.ndim - 1]
                 step.passes_input = True
             self.steps.append(step)
             self._remember(output, step.index)
