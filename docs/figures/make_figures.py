@@ -14,7 +14,8 @@ import numpy as np  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 import strided as st  # noqa: E402
-from strided.seed import CNN, ConvolutionalLayer, ResidualBlock  # noqa: E402
+
+import learner_figures  # noqa: E402  (this folder is on sys.path when the script runs)
 
 HERE = Path(__file__).resolve().parent
 DPI = 100
@@ -111,38 +112,14 @@ def maxpool_backward_figure():
     save(fig, "maxpool_backward.png")
 
 
-def gradient_norms(layers, x):
-    """Norm of the gradient after each layer's backward, from the output (depth L) to the input (0)."""
-    net = CNN(layers, learning_rate=0)
-    out = net.forward(x)
-    grad = np.ones_like(out) / out.size
-    norms = [np.linalg.norm(grad)]
-    for layer in reversed(net.layers):
-        grad = layer.backward(grad, 0)
-        norms.append(np.linalg.norm(grad))
-    return norms[::-1]
-
-
-def gradient_flow_figure():
-    st.manual_seed(0)
-    x = np.random.default_rng(0).standard_normal((4, 16, 12, 12))
-    plain = gradient_norms([ConvolutionalLayer(16, 3, padding=1) for _ in range(20)], x)
-    residual = gradient_norms([ResidualBlock(16, 16) for _ in range(10)], x)
-    fig, ax = plt.subplots(figsize=(6.5, 3.4))
-    ax.semilogy(range(21), plain, "o-", label="plain: 20 convolutions", color="#c0392b")
-    ax.semilogy(range(0, 21, 2), residual, "s-", label="residual: 10 blocks of 2 convolutions", color="#2e86de")
-    ax.set_xticks(range(0, 21, 2))
-    ax.set_xlabel("depth (convolutions from the input)")
-    ax.set_ylabel("|dL/d activation|")
-    ax.set_title("Gradient reaching each depth (document's ReLU convolutions, Xavier init)", fontsize=10)
-    ax.legend(fontsize=9)
-    ax.grid(True, which="both", alpha=0.3)
-    save(fig, "gradient_flow.png")
-
-
 if __name__ == "__main__":
     convolution_figure()
     padding_figure()
     pooling_figure()
     maxpool_backward_figure()
-    gradient_flow_figure()
+    learner_figures.gradient_flow_figure(save)
+    learner_figures.multichannel_figure(save)
+    learner_figures.receptive_field_figure(save)
+    learner_figures.initialisation_figure(save)
+    learner_figures.stride_backward_figure(save, grid)
+    learner_figures.augmentation_figure(HERE / "augmentation.png")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_confusion_matrix", "plot_feature_maps", "plot_filters", "plot_history", "plot_misclassified"]
+__all__ = ["plot_confusion_matrix", "plot_feature_maps", "plot_filters", "plot_history", "plot_images",
+           "plot_misclassified"]
 
 DPI = 100
 MAX_ANNOTATED_CLASSES = 30  # beyond this, numbers in the confusion matrix's cells become unreadable
@@ -231,4 +232,30 @@ def plot_misclassified(images, labels, predictions, class_names, path, max_image
             title += f" ({confidence[index]:.0%})"
         ax.set_title(title, fontsize=7)
         ax.set_axis_off()
+    return _write(fig, path)
+
+
+def plot_images(images, titles, path, columns=None, title=None) -> Path:
+    """A grid of images (C, H, W) or (H, W), each under its title, on one fixed scale.
+
+    uint8 images are shown as 0..255 and float images as 0..1 (clipped), NOT each stretched to its
+    own range: a brighter or darker copy (an augmentation gallery, say) must look brighter or darker.
+    """
+    if len(images) != len(titles) or not len(images):
+        raise ValueError(f"plot_images: expected as many titles as images (at least one), got {len(images)} "
+                         f"images and {len(titles)} titles")
+    columns = columns or _grid(len(images))[1]
+    rows = math.ceil(len(images) / columns)
+    fig = _figure(1.9 * columns, 2.0 * rows + (0.4 if title else 0))
+    if title:
+        fig.suptitle(title)
+    for i, (image, name) in enumerate(zip(images, titles, strict=True)):
+        image = np.asarray(image)
+        shown = image / 255.0 if image.dtype == np.uint8 else np.clip(image.astype(np.float64), 0.0, 1.0)
+        if shown.ndim == 3:
+            shown = shown[0] if shown.shape[0] == 1 else shown.transpose(1, 2, 0)
+        ax = fig.add_subplot(rows, columns, i + 1)
+        ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_title(str(name), fontsize=9)
+        ax.axis("off")
     return _write(fig, path)
