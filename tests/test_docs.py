@@ -42,3 +42,38 @@ def test_the_index_links_every_page():
     index = (DOCS / "README.md").read_text(encoding="utf-8")
     missing = [p.name for p in PAGES if p.name != "README.md" and f"({p.name}" not in index]
     assert not missing, f"docs/README.md does not link {missing}"
+
+
+BUILDS_ON = "build on each other"
+
+
+def names_from_earlier_blocks(page: Path) -> set:
+    """Names a block uses without defining them, that an earlier block of the page defines."""
+    import ast
+    import builtins
+
+    defined, borrowed = set(), set()
+    for block in python_blocks(page):
+        tree = ast.parse(block)
+        bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))}
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+            elif isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
+                bound.add(node.name)
+            elif isinstance(node, ast.arg):
+                bound.add(node.arg)
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        borrowed |= (used - bound - set(dir(builtins))) & defined
+        defined |= bound
+    return borrowed
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if len(python_blocks(p)) > 1], ids=lambda p: p.name)
+def test_pages_whose_blocks_build_on_each_other_say_so(page):
+    """A reader who runs one block alone must be told when it needs the blocks before it (the test above
+    runs them in order, in one namespace, as such a reader should)."""
+    borrowed = names_from_earlier_blocks(page)
+    if borrowed:
+        assert BUILDS_ON in page.read_text(encoding="utf-8"), (
+            f"{page.name}: blocks use {sorted(borrowed)} from earlier blocks; say that they {BUILDS_ON}")

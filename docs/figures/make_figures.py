@@ -49,13 +49,14 @@ def save(fig, name):
 
 
 def convolution_figure():
-    x = np.array([[1, 2, 0, 1, 3], [0, 1, 3, 2, 1], [2, 1, 0, 1, 0], [1, 3, 1, 0, 2], [0, 1, 2, 1, 1]], float)
-    w = np.array([[1, 0, -1], [1, 0, -1], [1, 0, -1]], float)
+    # the image and the Sobel filter of convolution.md's first example: a vertical edge
+    x = np.array([[0, 0, 3, 3, 3]] * 5, float)
+    w = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], float)
     conv = st.nn.Conv2d(1, 1, 3, padding=1, bias=False).double()
     conv.weight.data = w.reshape(1, 1, 3, 3)
     y = conv(x.reshape(1, 1, 5, 5))[0, 0]
     padded = np.pad(x, 1)
-    i, j = 2, 0
+    i, j = 2, 1  # a window across the edge
     fig, axes = plt.subplots(1, 3, figsize=(8.5, 3.2), gridspec_kw={"width_ratios": [7, 3, 5]})
     pad_mask = np.ones_like(padded, bool)
     pad_mask[1:-1, 1:-1] = False
