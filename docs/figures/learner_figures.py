@@ -99,8 +99,8 @@ def receptive_field_figure(save):
         ax.set_title(f"{title}\n{rows.max() - rows.min() + 1}x{cols.max() - cols.min() + 1} input pixels", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle("Receptive field of the centre output pixel: the input pixels its gradient reaches (strided's backward)",
-                 fontsize=10)
+    fig.suptitle("Receptive field of the centre output pixel: the input pixels its gradient reaches "
+                 "(strided's backward)", fontsize=10)
     save(fig, "receptive_field.png")
 
 

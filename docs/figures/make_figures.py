@@ -9,13 +9,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import learner_figures  # noqa: E402  (this folder is on sys.path when the script runs)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 import strided as st  # noqa: E402
-
-import learner_figures  # noqa: E402  (this folder is on sys.path when the script runs)
 
 HERE = Path(__file__).resolve().parent
 DPI = 100
