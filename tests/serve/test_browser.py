@@ -92,7 +92,8 @@ def upload(driver, path: Path) -> None:
 LAYER_SURVEY = """
 const rows = [];
 for (const row of document.querySelectorAll('#layers .layer[data-name]')) {
-  const info = {name: row.dataset.name, identity: !!row.querySelector('.note')};
+  const info = {name: row.dataset.name, identity: !!row.querySelector('.note'),
+                docs: row.querySelectorAll('.doc').length};
   if (!info.identity) {
     const bar = row.querySelector('.scale');
     info.low = Number(bar.dataset.low); info.high = Number(bar.dataset.high);
@@ -121,6 +122,7 @@ def check_layers(driver, expected_names, classes: int):
     for name in expected_names:
         assert name in names, f"{name} not among the layers shown: {names}"
     for row in rows:
+        assert row["docs"] >= 1, f"{row['name']}: no link to its docs page"
         if row["identity"]:
             continue  # an identity layer, said in words
         assert row["low"] == -row["high"] and row["high"] >= 0, f"{row}: the colour scale is not symmetric"
@@ -162,7 +164,7 @@ def run_attributions(driver, folder: Path, prefix: str) -> None:
     from selenium.webdriver.support.ui import Select
 
     view = driver.find_element(By.ID, "input-view")
-    driver.execute_script("window.scrollTo(0, 0)")
+    driver.find_element(By.ID, "clicked-close").click()
     for method in ("saliency", "gradcam", "occlusion"):
         Select(driver.find_element(By.ID, "attr-method")).select_by_value(method)
         driver.execute_script("delete document.body.dataset.attribution")
@@ -171,6 +173,7 @@ def run_attributions(driver, folder: Path, prefix: str) -> None:
                  what=f"the {method} view")
         assert data(driver, view, "heat") == "1"
         assert driver.find_element(By.CSS_SELECTOR, "#attr-bar .scale")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", view)
         shoot(driver, folder, f"{prefix}_{method}")
 
 

@@ -248,6 +248,10 @@ def test_explain_layers_sends_every_channel_on_one_symmetric_scale(client, model
     stages = {layer["name"]: layer.get("stage") for layer in view["layers"]}
     assert stages["conv1"] == "pre-activation" and stages["relu1"] == "post-activation"
     assert view["layers"][-1]["identity"] is True  # AdaptiveAvgPool2d(7) on 7x7
+    docs = {layer["name"]: layer["docs"] for layer in view["layers"]}
+    assert docs["conv1"] == ["convolution.md", "padding.md"]
+    assert docs["conv2"] == ["convolution.md", "multichannel.md", "padding.md"]
+    assert docs["pool1"] == ["pooling.md"] and docs["relu1"] == ["backprop.md"]
     predictor = Predictor(model_path)
     x = predictor.preprocessing.decode(digit_png)
     with st.no_grad(), st.nn.capture_outputs(predictor.model) as records:

@@ -20,9 +20,23 @@ ACTIVATIONS = ("ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "SiLU", "Sigmoid", "
 ROLES = {"Conv2d": "conv", "BatchNorm2d": "norm", "MaxPool2d": "pool", "AvgPool2d": "pool",
          "AdaptiveAvgPool2d": "pool", "AdaptiveMaxPool2d": "pool", "GlobalAvgPool2d": "pool",
          "GlobalMaxPool2d": "pool", "FractionalMaxPool2d": "pool"}
-# the docs page (under docs/) that explains each kind of layer
-DOCS = {"conv": "convolution.md", "norm": "batchnorm.md", "pool": "pooling.md", "activation": "backprop.md",
-        "block": "architectures.md", "other": "README.md"}
+# the docs pages (under docs/) that explain each kind of layer
+DOCS = {"conv": ["convolution.md"], "norm": ["batchnorm.md"], "pool": ["pooling.md"], "activation": ["backprop.md"],
+        "block": ["architectures.md"], "other": ["README.md"]}
+
+
+def docs_for(step: Step, role: str) -> list:
+    """The pages for this layer: its kind's, plus multichannel, padding and stride pages where they apply."""
+    pages = list(DOCS[role])
+    geo = geometry(step.module)
+    if role == "conv":
+        if step.module.in_channels > 1 or step.module.kernel_size == (1, 1):
+            pages.append("multichannel.md")
+        if geo and max(geo["stride"]) > 1:
+            pages.append("stride_backward.md")
+    if geo and max(geo["padding"]) > 0:
+        pages.append("padding.md")
+    return pages
 FIRST_FILTERS_MAX_IN = 3  # filters are drawn above their maps when each is at most 3 small planes
 
 
@@ -53,7 +67,7 @@ def describe_step(step: Step, steps: list) -> dict:
     kind = type(step.module).__name__
     role = role_of(step)
     entry = {"index": step.index, "name": step.name, "type": kind, "role": role, "label": step.module.label(),
-             "shape": list(step.output.shape), "params": param_count(step.module), "docs": DOCS[role],
+             "shape": list(step.output.shape), "params": param_count(step.module), "docs": docs_for(step, role),
              "geometry": geometry(step.module), "reads": [steps[p].name if p >= 0 else "input" for p, _ in step.reads],
              "maps": encode_symmetric(step.output)}
     if step.first_input is not None:

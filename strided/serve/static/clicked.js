@@ -104,7 +104,8 @@ const Clicked = (() => {
     const rfLine = document.createElement("p");
     rfLine.className = "hint";
     rfLine.textContent = `Receptive field on the input: rows ${r0}–${r1}, columns ${c0}–${c1} ` +
-      `(${r1 - r0 + 1}×${c1 - c0 + 1} pixels, outlined on the left): every input pixel this value can depend on.`;
+      `(${r1 - r0 + 1}×${c1 - c0 + 1} pixels, outlined on the left): every input pixel this value can depend on ` +
+      `(docs/receptive_fields.md).`;
     body.appendChild(rfLine);
     const sum = document.createElement("p");
     sum.className = "sum";
@@ -125,8 +126,11 @@ const Clicked = (() => {
         numbersTable(r.window[0] ?? r.window, r.padded[0] ?? r.padded)));
       sum.textContent = `${r.kind} of the window = ${fmt(r.result)}  (the layer computed ${fmt(r.value)})`;
     } else {
-      sum.textContent = `${layer.label} works pixel by pixel (or sums branches): the value sits at the same position ` +
-        `as what it reads; its receptive field is that of its inputs.`;
+      sum.textContent = layer.role === "block"
+        ? `${layer.label}: the sum of its branches (main path and shortcut) after its final activation; click ` +
+          `the convolutions inside it for their dot products. Its receptive field unites its branches'.`
+        : `${layer.label} works value by value: this one is computed from the value at the same place in ` +
+          `${layer.reads.join(", ")} alone, so its receptive field is that value's.`;
     }
     body.appendChild(sum);
     InputView.heat(null);

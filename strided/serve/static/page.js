@@ -110,10 +110,12 @@ function layerHeader(layer) {
     tag.className = "tag block"; tag.textContent = "block output"; tag.title = "after the block's sum and its final activation";
     h3.appendChild(tag);
   }
-  const doc = document.createElement("span");
-  doc.className = "doc"; doc.textContent = "docs/" + layer.docs;
-  doc.title = "the docs page (in the strided repository) that explains this kind of layer";
-  h3.appendChild(doc);
+  for (const page of layer.docs) {
+    const doc = document.createElement("span");
+    doc.className = "doc"; doc.textContent = "docs/" + page;
+    doc.title = "the page of strided's docs/ folder that explains this";
+    h3.appendChild(doc);
+  }
   if (layer.geometry) {
     const b = document.createElement("button");
     b.className = "small"; b.type = "button"; b.textContent = "playground";
