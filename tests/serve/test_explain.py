@@ -297,3 +297,15 @@ def test_the_page_and_its_scripts_are_served(client):
     for asset in ("page.css", "colours.js", "playground.js", "clicked.js", "page.js"):
         assert f"/static/{asset}" in page
         assert client.get(f"/static/{asset}").status_code == 200
+
+
+def test_a_huge_layer_sends_the_channels_that_fit(monkeypatch):
+    from strided.serve.explain import layers
+
+    monkeypatch.setattr(layers, "MAX_VALUES_PER_LAYER", 28 * 28 * 5)
+    st.manual_seed(0)
+    model = st.models.seed_cnn().eval()
+    view = explain(model, np.zeros((1, 28, 28), np.float32), "layers")["explain"]
+    conv1 = view["layers"][0]
+    assert conv1["shape"] == [32, 28, 28] and conv1["maps"]["shape"] == [5, 28, 28]
+    assert view["layers"][3]["maps"]["shape"] == [20, 14, 14]  # conv2: 14x14 maps, 20 fit

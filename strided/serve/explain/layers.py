@@ -1,10 +1,11 @@
 """What every layer made of one input, packed for the web page.
 
-Each layer with feature maps (C, H, W) is sent whole (every channel: the page pages through
-them) as signed bytes on ONE symmetric scale for the layer, ``q = round(127 * v / m)`` with
-``m = max |v|`` over all its channels, so that colours compare across channels and zero is
-always the middle of the colour bar. One byte per value keeps a ResNet-20's ~600,000 values
-near 0.8 MB of base64; the exact numbers of any one pixel come from ``explain=window``.
+Each layer with feature maps (C, H, W) is sent whole (every channel: the page pages through them;
+only a layer of over a million values is cut to the channels that fit) as signed bytes on ONE
+symmetric scale for the layer, ``q = round(127 * v / m)`` with ``m = max |v|`` over all its
+channels, so that colours compare across channels and zero is always the middle of the colour
+bar. One byte per value keeps a ResNet-20's ~600,000 values near 0.8 MB of base64; the exact
+numbers of any one pixel come from ``explain=window``.
 """
 
 import base64
@@ -38,6 +39,9 @@ def docs_for(step: Step, role: str) -> list:
         pages.append("padding.md")
     return pages
 FIRST_FILTERS_MAX_IN = 3  # filters are drawn above their maps when each is at most 3 small planes
+# A ResNet-18 on a 224x224 image has ~15 million activation values (20 MB as base64): a layer sends
+# at most this many values, whole channels, and says how many of its channels came.
+MAX_VALUES_PER_LAYER = 1 << 20
 
 
 def encode_float32(array: np.ndarray) -> dict:
@@ -52,6 +56,11 @@ def encode_symmetric(maps: np.ndarray) -> dict:
     return {"shape": list(maps.shape), "dtype": "int8", "scale": scale,
             "min": float(maps.min()), "max": float(maps.max()),
             "data": base64.b64encode(np.ascontiguousarray(q).tobytes()).decode("ascii")}
+
+
+def channels_sent(shape: tuple) -> int:
+    """How many whole channels of a (C, H, W) layer fit in MAX_VALUES_PER_LAYER (at least one)."""
+    return max(1, min(shape[0], MAX_VALUES_PER_LAYER // max(1, shape[1] * shape[2])))
 
 
 def role_of(step: Step) -> str:
@@ -69,7 +78,7 @@ def describe_step(step: Step, steps: list) -> dict:
     entry = {"index": step.index, "name": step.name, "type": kind, "role": role, "label": step.module.label(),
              "shape": list(step.output.shape), "params": param_count(step.module), "docs": docs_for(step, role),
              "geometry": geometry(step.module), "reads": [steps[p].name if p >= 0 else "input" for p, _ in step.reads],
-             "maps": encode_symmetric(step.output)}
+             "maps": encode_symmetric(step.output[: channels_sent(step.output.shape)])}
     if step.first_input is not None:
         entry["input_shape"] = list(step.first_input.shape)
     if role == "activation":

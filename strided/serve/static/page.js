@@ -141,7 +141,8 @@ function filterCanvas(layer, k, width) {
 }
 
 function drawMaps(div, layer) {
-  const maps = div.querySelector(".maps"), [c, h, w] = layer.shape, q = layer._q, m = layer.maps.scale;
+  const maps = div.querySelector(".maps"), [, h, w] = layer.shape, q = layer._q, m = layer.maps.scale;
+  const c = layer.maps.shape[0], all = layer.shape[0];  // channels sent (a huge layer is cut) and in all
   const scale = h * w <= 4 ? 16 : Math.max(1, Math.round(60 / Math.max(h, w)));
   const first = layer._page * PER_PAGE, end = Math.min(c, first + PER_PAGE);
   maps.innerHTML = "";
@@ -158,7 +159,8 @@ function drawMaps(div, layer) {
     maps.appendChild(cell);
   }
   const pager = div.querySelector(".pager");
-  pager.querySelector("span").textContent = `maps ${first + 1}–${end} of ${c}`;
+  pager.querySelector("span").textContent = `maps ${first + 1}–${end} of ${c}` +
+    (c < all ? ` (the first ${c} of ${all} sent: the layer is large)` : "");
   pager.querySelector(".prev").disabled = first === 0;
   pager.querySelector(".next").disabled = end >= c;
 }
