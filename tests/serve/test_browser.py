@@ -154,7 +154,7 @@ def click_pixel(driver, layer: str, channel_index: int = 0, x: int = 5, y: int =
 
 def check_the_sum(text: str) -> None:
     """'... = X  (the layer computed Y)': the page's recomputation from the numbers equals the layer's value."""
-    match = re.search(r"= (\S+)\s+\(the layer computed (\S+)\)", text)
+    match = re.search(r"= ([-+\d.e]+)\s+\(the layer computed ([-+\d.e]+)", text)
     assert match, text
     assert float(match.group(1)) == pytest.approx(float(match.group(2)), rel=1e-3, abs=1e-4)
 
@@ -277,6 +277,10 @@ def test_resnet_cifar_rgb_non_square_every_view(browser, resnet_path, artifacts,
         check_the_sum(text)
         assert "input channels 1–4 of 16" in text
         shoot(browser, artifacts, "resnet_clicked_conv")
+        text = click_pixel(browser, "bn1", 2, 6, 6)  # batch norm: its formula with the running statistics
+        assert "sqrt(var + eps)" in text
+        check_the_sum(text)
+        shoot(browser, artifacts, "resnet_clicked_batchnorm")
         text = click_pixel(browser, "layer3.0", 1, 3, 3)  # a residual block's output: a receptive field only
         assert "Receptive field on the input" in text
         run_attributions(browser, artifacts, "resnet")

@@ -309,3 +309,15 @@ def test_a_huge_layer_sends_the_channels_that_fit(monkeypatch):
     conv1 = view["layers"][0]
     assert conv1["shape"] == [32, 28, 28] and conv1["maps"]["shape"] == [5, 28, 28]
     assert view["layers"][3]["maps"]["shape"] == [20, 14, 14]  # conv2: 14x14 maps, 20 fit
+
+
+def test_a_clicked_batch_norm_or_relu_value_is_recomputed_from_the_value_it_read():
+    ours, _ = twins("resnet_cifar8", 3)  # eval mode, batch norms with non-trivial statistics
+    x = np.random.default_rng(0).standard_normal((3, 12, 14))
+    for layer, formula in (("bn1", "gamma"), ("relu", "max"), ("layer2.0.bn2", "gamma")):
+        found = explain(ours, x, "window", layer=layer, channel=3, row=4, col=5)["explain"]
+        assert found["kind"] == "elementwise" and found["formula"].startswith(formula)
+        assert found["result"] == pytest.approx(found["value"], rel=1e-12, abs=1e-12)
+    relu = explain(ours, x, "window", layer="relu", channel=3, row=4, col=5)["explain"]
+    bn = explain(ours, x, "window", layer="bn1", channel=3, row=4, col=5)["explain"]
+    assert relu["reads"] == "bn1" and relu["input"] == bn["value"]  # before the in-place ReLU overwrote it

@@ -25,7 +25,7 @@ from fastapi import Query
 from ...grad_mode import no_grad
 from . import attribution
 from .layers import describe_layers, encode_float32, input_pixels
-from .receptive_field import receptive_field, window
+from .receptive_field import elementwise, receptive_field, window
 from .trace import WINDOWED, Trace
 
 __all__ = ["ExplainError", "ExplainQuery", "Method", "explain"]
@@ -117,7 +117,7 @@ def explain(model, x: np.ndarray, method, *, preprocessing=None, class_names=(),
             raise ExplainError(f"explain=window: {step.name} has {c} channels of {h}x{w}; "
                                f"got channel={channel}, row={row}, col={col}")
         computed = window(step, channel, row, col) if step.leaf and type(step.module).__name__ in WINDOWED \
-            else {"kind": "other", "value": float(step.output[channel, row, col])}
+            else elementwise(step, steps, channel, row, col)
         body.update(layer=step.name, type=type(step.module).__name__, channel=channel, row=row, col=col,
                     receptive_field=receptive_field(steps, step.index, row, col, x.shape[-2:]), **computed)
     elif method is Method.saliency:

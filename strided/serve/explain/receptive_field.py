@@ -155,3 +155,23 @@ def window(step, channel: int, row: int, col: int) -> dict:
     shown = np.where(inside, values, 0.0)
     return {"kind": op, "box": box, "channels": [channel], "window": shown[None].tolist(),
             "padded": (~inside)[None].tolist(), "result": computed, "value": value}
+
+
+def elementwise(step, steps: list, channel: int, row: int, col: int) -> dict:
+    """A value-by-value layer's one value from the one value it read: ReLU, batch norm (eval), ..."""
+    value = float(step.output[channel, row, col])
+    producers = [p for p, hw in step.reads if p >= 0 and tuple(hw) == tuple(step.output.shape[-2:])]
+    if not step.leaf or len(step.reads) != 1 or not producers:
+        return {"kind": "other", "value": value}
+    x = float(steps[producers[0]].output[channel, row, col])
+    module, kind = step.module, type(step.module).__name__
+    found = {"kind": "elementwise", "input": x, "value": value, "reads": steps[producers[0]].name}
+    if kind == "BatchNorm2d" and not module.training and getattr(module, "running_mean", None) is not None:
+        mean, var = float(module.running_mean[channel]), float(module.running_var[channel])
+        gamma = float(module.weight.data[channel]) if module.weight is not None else 1.0
+        beta = float(module.bias.data[channel]) if module.bias is not None else 0.0
+        found.update(formula="gamma * (x - mean) / sqrt(var + eps) + beta", mean=mean, var=var, eps=module.eps,
+                     gamma=gamma, beta=beta, result=gamma * (x - mean) / (var + module.eps) ** 0.5 + beta)
+    elif kind == "ReLU":
+        found.update(formula="max(0, x)", result=max(0.0, x))
+    return found

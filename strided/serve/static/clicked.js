@@ -125,6 +125,14 @@ const Clicked = (() => {
       body.appendChild(figure(`window rows ${w0}–${w1}, columns ${v0}–${v1} of map ${r.channel} of ${layer.reads.join(", ")}`,
         numbersTable(r.window[0] ?? r.window, r.padded[0] ?? r.padded)));
       sum.textContent = `${r.kind} of the window = ${fmt(r.result)}  (the layer computed ${fmt(r.value)})`;
+    } else if (r.kind === "elementwise") {
+      const x = fmt(r.input);
+      sum.textContent = r.formula === undefined
+        ? `${layer.label} maps the value ${x} at the same place in ${r.reads} to ${fmt(r.value)}, value by value.`
+        : r.mean !== undefined
+          ? `${r.formula} = ${fmt(r.gamma)} × (${x} − ${fmt(r.mean)}) / √(${fmt(r.var)} + ${r.eps}) + ${fmt(r.beta)} ` +
+            `= ${fmt(r.result)}  (the layer computed ${fmt(r.value)}; x from ${r.reads}, same place)`
+          : `${r.formula} = max(0, ${x}) = ${fmt(r.result)}  (the layer computed ${fmt(r.value)}; x from ${r.reads})`;
     } else {
       sum.textContent = layer.role === "block"
         ? `${layer.label}: the sum of its branches (main path and shortcut) after its final activation; click ` +
