@@ -104,6 +104,17 @@ def test_plot_misclassified(tmp_path):
         viz.plot_misclassified(images, labels[:3], labels, ["a", "b", "c"], tmp_path / "bad.png")
 
 
+def test_plot_images_on_one_fixed_scale(tmp_path):
+    grey = np.full((1, 16, 16), 60, np.uint8)
+    colour = np.random.default_rng(0).random((3, 16, 16))
+    path = viz.plot_images([grey, grey // 2, colour, colour[0]], ["a", "darker", "rgb", "plane"], tmp_path / "g.png",
+                           columns=2, title="four")
+    assert path == tmp_path / "g.png"
+    assert_reasonable_png(path)
+    with pytest.raises(ValueError, match="as many titles as images"):
+        viz.plot_images([grey], ["a", "b"], tmp_path / "bad.png")
+
+
 def test_importing_strided_does_not_import_matplotlib():
     code = "import sys, strided, strided.viz, strided.train; print('matplotlib' in sys.modules)"
     repo = Path(__file__).resolve().parents[2]
