@@ -23,6 +23,7 @@ from .pool import (
     GlobalMaxPool2d,
     MaxPool2d,
 )
+from .upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
     "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Add", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d",
@@ -33,3 +34,4 @@ __all__ = [
     "ReplicationPad2d", "ResidualBlock", "Sequential", "Sigmoid", "Softmax", "Tanh", "Transition", "ZeroPad2d",
     "capture_outputs", "init",
 ]
+__all__ += ["Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
