@@ -6,6 +6,7 @@ from .blocks import Bottleneck, DenseBlock, DenseLayer, ResidualBlock, Transitio
 from .capture import LayerOutput, capture_outputs
 from .container import Sequential
 from .conv import Conv2d
+from .conv_transpose import ConvTranspose2d
 from .dropout import Dropout, Dropout2d
 from .graph import Graph
 from .linear import Flatten, Identity, Linear
@@ -34,4 +35,4 @@ __all__ = [
     "ReplicationPad2d", "ResidualBlock", "Sequential", "Sigmoid", "Softmax", "Tanh", "Transition", "ZeroPad2d",
     "capture_outputs", "init",
 ]
-__all__ += ["Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
+__all__ += ["ConvTranspose2d", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
