@@ -14,6 +14,7 @@ from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .merge import Add, Concat
 from .module import IncompatibleKeys, Module, Parameter
 from .norm import BatchNorm1d, BatchNorm2d
+from .normalization import GroupNorm, LayerNorm, LayerNorm2d
 from .pad import CircularPad2d, ConstantPad2d, ReflectionPad2d, ReplicationPad2d, ZeroPad2d
 from .pool import (
     AdaptiveAvgPool2d,
@@ -35,4 +36,7 @@ __all__ = [
     "ReplicationPad2d", "ResidualBlock", "Sequential", "Sigmoid", "Softmax", "Tanh", "Transition", "ZeroPad2d",
     "capture_outputs", "init",
 ]
-__all__ += ["ConvTranspose2d", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
+__all__ += [  # issue 16's layers
+    "ConvTranspose2d", "GroupNorm", "LayerNorm", "LayerNorm2d", "Upsample", "UpsamplingBilinear2d",
+    "UpsamplingNearest2d",
+]
