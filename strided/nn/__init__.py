@@ -9,6 +9,7 @@ from .conv import Conv2d
 from .conv_transpose import ConvTranspose2d
 from .dropout import Dropout, Dropout2d
 from .graph import Graph
+from .layers1d import AdaptiveAvgPool1d, AdaptiveMaxPool1d, AvgPool1d, Conv1d, MaxPool1d
 from .linear import Flatten, Identity, Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .merge import Add, Concat
@@ -37,6 +38,6 @@ __all__ = [
     "capture_outputs", "init",
 ]
 __all__ += [  # issue 16's layers
-    "ConvTranspose2d", "GroupNorm", "LayerNorm", "LayerNorm2d", "Upsample", "UpsamplingBilinear2d",
-    "UpsamplingNearest2d",
+    "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AvgPool1d", "Conv1d", "ConvTranspose2d", "GroupNorm", "LayerNorm",
+    "LayerNorm2d", "MaxPool1d", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d",
 ]
