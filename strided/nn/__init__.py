@@ -4,7 +4,7 @@ from . import init as init  # re-exported: st.nn.init
 from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .blocks import Bottleneck, DenseBlock, DenseLayer, ResidualBlock, Transition
 from .capture import LayerOutput, capture_outputs
-from .container import Sequential
+from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d
 from .conv_transpose import ConvTranspose2d
 from .dropout import Dropout, Dropout2d
@@ -39,5 +39,5 @@ __all__ = [
 ]
 __all__ += [  # issue 16's layers
     "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AvgPool1d", "Conv1d", "ConvTranspose2d", "GroupNorm", "LayerNorm",
-    "LayerNorm2d", "MaxPool1d", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d",
+    "LayerNorm2d", "MaxPool1d", "ModuleDict", "ModuleList", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d",
 ]
