@@ -143,7 +143,10 @@ def conv_transpose2d_backward(grad_out, ctx, weight, need_bias: bool = True):
     h, w = geo.in_size
     grad_x = np.matmul(w_rows, cols).reshape(geo.groups, geo.in_per_group, geo.n, h, w)
     grad_x = np.ascontiguousarray(grad_x.transpose(2, 0, 1, 3, 4)).reshape(geo.n, -1, h, w)
-    grad_w = np.matmul(x_rows, cols.transpose(0, 2, 1)).reshape(weight.shape)
+    # dW_g^T = cols_g @ x_g^T, transposed after: the same product, but OpenBLAS runs (C_out/G*K*K, NHW) @ (NHW, C_in/G)
+    # several times faster than (C_in/G, NHW) @ (NHW, C_out/G*K*K) (64x25088 by 25088x128, float32, 2 threads on a
+    # loaded machine: median 47 vs 400 ms).
+    grad_w = np.matmul(cols, x_rows.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(weight.shape)
     grad_b = grad_out.sum(axis=(0, 2, 3)) if need_bias else None
     return grad_x, grad_w, grad_b
 
