@@ -33,8 +33,12 @@ def normalize_rows(rows: np.ndarray, eps: float):
 def normalize_rows_backward(g_hat: np.ndarray, x_hat: np.ndarray, inv_std: np.ndarray) -> np.ndarray:
     """dL/dx of each row from dL/dx_hat: inv_std * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat))."""
     mean_g = g_hat.mean(axis=1, keepdims=True)
-    mean_gx = np.mean(g_hat * x_hat, axis=1, keepdims=True)
-    return inv_std * (g_hat - mean_g - x_hat * mean_gx)
+    mean_gx = np.mean(g_hat * x_hat, axis=1, keepdims=True)  # np.mean sums pairwise: float32 rows stay exact
+    grad = x_hat * mean_gx  # then in place: one array instead of four temporaries
+    np.subtract(g_hat, grad, out=grad)
+    grad -= mean_g
+    grad *= inv_std
+    return grad
 
 
 # ----------------------------------------------------------------- layer norm
