@@ -1,0 +1,208 @@
+package modelfile
+
+import (
+	"encoding/json"
+	"fmt"
+	"image"
+	"math"
+	"sort"
+	"strings"
+	"testing"
+
+	"strided/go/cnn"
+)
+
+// The fixtures are written by strided (go/testdata/make_fixtures.py) in float64; Go computes in
+// float64 too, so forward and backward must agree to rounding: 1e-12 relative.
+const tolerance = 1e-12
+
+type fixtureCase struct {
+	Name     string      `json:"name"`
+	Spec     interface{} `json:"spec"`
+	Backward bool        `json:"backward"`
+}
+
+func readFixtures(t *testing.T) (map[string]string, map[string]*cnn.Tensor) {
+	t.Helper()
+	meta, tensors, err := ReadSafetensors("../testdata/layers.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return meta, tensors
+}
+
+// relError is max|a - b| / max|b| (max|a - b| when b is all zeros), as strided's tests measure.
+func relError(a, b *cnn.Tensor) float64 {
+	diff, scale := 0.0, 0.0
+	for i := range b.Data {
+		diff = math.Max(diff, math.Abs(a.Data[i]-b.Data[i]))
+		scale = math.Max(scale, math.Abs(b.Data[i]))
+	}
+	if scale == 0 {
+		return diff
+	}
+	return diff / scale
+}
+
+func expectClose(t *testing.T, what string, got, want *cnn.Tensor) float64 {
+	t.Helper()
+	if !cnn.SameShape(got.Shape, want.Shape) {
+		t.Fatalf("%s: shape %v, strided's is %v", what, got.Shape, want.Shape)
+	}
+	err := relError(got, want)
+	if err > tolerance || math.IsNaN(err) {
+		t.Errorf("%s: relative error %.3e > %.0e", what, err, tolerance)
+	}
+	return err
+}
+
+func TestLayersMatchStrided(t *testing.T) {
+	meta, tensors := readFixtures(t)
+	var cases []fixtureCase
+	if err := json.Unmarshal([]byte(meta["cases"]), &cases); err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) < 30 {
+		t.Fatalf("only %d fixture cases: regenerate go/testdata/layers.safetensors", len(cases))
+	}
+	for _, c := range cases {
+		c := c
+		t.Run(c.Name, func(t *testing.T) {
+			m, err := FromSpec(c.Spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			prefix := c.Name + "/state/"
+			state := map[string]*cnn.Tensor{}
+			for name, value := range tensors {
+				if strings.HasPrefix(name, prefix) {
+					state[strings.TrimPrefix(name, prefix)] = value
+				}
+			}
+			if err := LoadState(m, state); err != nil {
+				t.Fatal(err)
+			}
+			errors := []string{}
+			y := m.Forward(tensors[c.Name+"/x"])
+			errors = append(errors, formatErr("forward", expectClose(t, "forward", y, tensors[c.Name+"/y"])))
+			if c.Backward {
+				cnn.ZeroGrad(m)
+				dx := m.Backward(tensors[c.Name+"/grad_y"])
+				errors = append(errors, formatErr("dx", expectClose(t, "input gradient", dx, tensors[c.Name+"/grad_x"])))
+				params := cnn.Parameters(m)
+				if len(params) != countPrefix(tensors, c.Name+"/grad/") {
+					t.Fatalf("%d parameters in Go, %d in strided", len(params), countPrefix(tensors, c.Name+"/grad/"))
+				}
+				for _, p := range params {
+					want, ok := tensors[c.Name+"/grad/"+p.Name]
+					if !ok {
+						t.Fatalf("strided has no gradient for %s", p.Name)
+					}
+					errors = append(errors, formatErr("d"+p.Name, expectClose(t, "gradient of "+p.Name, p.Grad, want)))
+				}
+			}
+			t.Logf("relative errors: %s", strings.Join(errors, ", "))
+		})
+	}
+}
+
+func formatErr(what string, err float64) string { return fmt.Sprintf("%s %.1e", what, err) }
+
+func countPrefix(tensors map[string]*cnn.Tensor, prefix string) int {
+	n := 0
+	for name := range tensors {
+		if strings.HasPrefix(name, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestCrossEntropyMatchesStrided(t *testing.T) {
+	_, tensors := readFixtures(t)
+	logits := tensors["cross_entropy/logits"]
+	labels := make([]int, len(tensors["cross_entropy/labels"].Data))
+	for i, v := range tensors["cross_entropy/labels"].Data {
+		labels[i] = int(v)
+	}
+	loss := &cnn.SoftmaxCrossEntropy{}
+	got := loss.Forward(logits, labels)
+	want := tensors["cross_entropy/loss"].Data[0]
+	if e := math.Abs(got-want) / math.Abs(want); e > tolerance {
+		t.Errorf("loss %.17g, strided's %.17g (relative error %.1e)", got, want, e)
+	}
+	e := expectClose(t, "dL/dlogits", loss.Backward(), tensors["cross_entropy/grad"])
+	t.Logf("relative errors: loss %.1e, dlogits %.1e", math.Abs(got-want)/math.Abs(want), e)
+}
+
+func TestSGDMatchesStrided(t *testing.T) {
+	_, tensors := readFixtures(t)
+	lin := cnn.NewLinear(4, 3, false) // a module whose one parameter is the (3, 4) weight
+	copy(lin.Weight.Data, tensors["sgd/initial"].Data)
+	opt := cnn.NewSGD(lin, 0.1, 0.9, 0.01)
+	for step := 0; step < 3; step++ {
+		copy(lin.WeightGrad.Data, tensors[fmt.Sprintf("sgd/grad%d", step)].Data)
+		opt.Step()
+	}
+	t.Logf("relative error after 3 steps: %.1e", expectClose(t, "parameters after 3 steps", lin.Weight, tensors["sgd/final"]))
+}
+
+// Pillow's convert + resize(BILINEAR) and Go's must give the very same bytes.
+func TestResizeMatchesPillow(t *testing.T) {
+	meta, tensors := readFixtures(t)
+	var cases []struct {
+		Name string `json:"name"`
+		Mode string `json:"mode"`
+		Size []int  `json:"size"`
+	}
+	if err := json.Unmarshal([]byte(meta["resizes"]), &cases); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		rgb := tensors[c.Name+"/rgb"]
+		h, w := rgb.Shape[0], rgb.Shape[1]
+		img := image.NewNRGBA(image.Rect(0, 0, w, h))
+		for i := 0; i < h*w; i++ {
+			img.Pix[4*i], img.Pix[4*i+1], img.Pix[4*i+2], img.Pix[4*i+3] =
+				uint8(rgb.Data[3*i]), uint8(rgb.Data[3*i+1]), uint8(rgb.Data[3*i+2]), 255
+		}
+		p := &Preprocessing{Mode: c.Mode, Size: c.Size, Mean: []float64{0, 0, 0}[:channels(c.Mode)],
+			Std: []float64{1, 1, 1}[:channels(c.Mode)]}
+		got, err := p.ToUint8(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := tensors[c.Name+"/out"] // (H, W) or (H, W, 3)
+		differ := 0
+		for ch := 0; ch < p.Channels(); ch++ {
+			for i := 0; i < c.Size[0]*c.Size[1]; i++ {
+				if float64(got[ch*c.Size[0]*c.Size[1]+i]) != want.Data[i*p.Channels()+ch] {
+					differ++
+				}
+			}
+		}
+		if differ > 0 {
+			t.Errorf("%s: %dx%d %s -> %v: %d of %d bytes differ from Pillow's", c.Name, w, h, c.Mode, c.Size,
+				differ, len(got))
+		}
+	}
+}
+
+func channels(mode string) int {
+	if mode == "L" {
+		return 1
+	}
+	return 3
+}
+
+func TestFixtureNamesAreSorted(t *testing.T) { // the safetensors reader must see every tensor once
+	_, tensors := readFixtures(t)
+	names := make([]string, 0, len(tensors))
+	for n := range tensors {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(names) < 100 {
+		t.Fatalf("only %d tensors read", len(names))
+	}
+}

@@ -1,0 +1,319 @@
+package modelfile
+
+import (
+	"fmt"
+	"math"
+
+	"strided/go/cnn"
+)
+
+// An architecture spec (strided/io/spec.py) is JSON of three kinds:
+//
+//	{"builder": "resnet_cifar", "kwargs": {"depth": 20, ...}}        a model builder and its arguments
+//	{"class": "Sequential", "config": {"modules": [...]}}             a container and its config
+//	{"class": "Conv2d", "args": [1, 32, 3], "kwargs": {"padding": 1}} a layer and its constructor arguments
+//
+// with child modules written as {"__module__": spec}. FromSpec builds the Go module for any of
+// them; anything Go does not implement is refused with an error naming it.
+
+// FromSpec builds the module a decoded spec describes (weights still zero: load them after).
+func FromSpec(spec interface{}) (m cnn.Module, err error) {
+	defer func() { // the layers' constructors panic on impossible sizes: turn that into an error
+		if r := recover(); r != nil {
+			m, err = nil, fmt.Errorf("architecture spec: %v", r)
+		}
+	}()
+	return fromSpec(spec)
+}
+
+func fromSpec(spec interface{}) (cnn.Module, error) {
+	obj, ok := spec.(map[string]interface{})
+	if !ok {
+		return nil, fmt.Errorf("architecture spec: expected an object, got %T", spec)
+	}
+	if name, ok := obj["builder"].(string); ok {
+		kwargs, _ := obj["kwargs"].(map[string]interface{})
+		return build(name, arguments{kwargs: kwargs, who: name})
+	}
+	name, _ := obj["class"].(string)
+	if config, ok := obj["config"].(map[string]interface{}); ok {
+		return fromConfig(name, config)
+	}
+	args, _ := obj["args"].([]interface{})
+	kwargs, _ := obj["kwargs"].(map[string]interface{})
+	return layer(name, arguments{args: args, kwargs: kwargs, who: name})
+}
+
+// fromConfig builds the containers: Sequential and Graph / Network.
+func fromConfig(class string, config map[string]interface{}) (cnn.Module, error) {
+	switch class {
+	case "Sequential":
+		seq := &cnn.Sequential{}
+		modules, _ := config["modules"].([]interface{})
+		for _, child := range modules {
+			m, err := childModule(child)
+			if err != nil {
+				return nil, err
+			}
+			seq.Modules = append(seq.Modules, m)
+		}
+		return seq, nil
+	case "Graph", "Network":
+		inputs := stringList(config["inputs"])
+		outputs := stringList(config["outputs"])
+		if len(inputs) != 1 || len(outputs) != 1 {
+			return nil, fmt.Errorf("architecture spec: Go runs graphs of one input and one output, got inputs %v "+
+				"and outputs %v", inputs, outputs)
+		}
+		g := &cnn.Graph{Input: inputs[0], Outputs: outputs}
+		if name, ok := config["name"].(string); ok {
+			g.Name = name
+		}
+		nodes, _ := config["nodes"].([]interface{})
+		for _, raw := range nodes {
+			node, _ := raw.(map[string]interface{})
+			name, _ := node["name"].(string)
+			wrapped, _ := node["module"].(map[string]interface{})
+			inner, _ := wrapped["__module__"].(map[string]interface{})
+			class, _ := inner["class"].(string)
+			gn := cnn.GraphNode{Name: name, Inputs: stringList(node["inputs"])}
+			switch class {
+			case "Add":
+				gn.Merge = &cnn.Add{}
+			case "Concat":
+				a := arguments{args: list(inner["args"]), kwargs: object(inner["kwargs"]), who: "Concat"}
+				if dim := a.int(0, "dim", 1); dim != 1 && dim != -3 {
+					return nil, fmt.Errorf("architecture spec: Go's Concat joins channels (dim 1), got dim %d", dim)
+				}
+				gn.Merge = &cnn.Concat{}
+			default:
+				m, err := childModule(node["module"])
+				if err != nil {
+					return nil, err
+				}
+				if len(gn.Inputs) != 1 {
+					return nil, fmt.Errorf("architecture spec: node %q: %s takes one input, got %v", name, class, gn.Inputs)
+				}
+				gn.Module = m
+			}
+			g.Nodes = append(g.Nodes, gn)
+		}
+		return g, nil
+	}
+	return nil, fmt.Errorf("architecture spec: the container %q is not implemented in Go", class)
+}
+
+func childModule(value interface{}) (cnn.Module, error) {
+	wrapped, ok := value.(map[string]interface{})
+	if !ok || wrapped["__module__"] == nil {
+		return nil, fmt.Errorf("architecture spec: expected a {\"__module__\": ...} child, got %v", value)
+	}
+	return fromSpec(wrapped["__module__"])
+}
+
+// layer builds one strided.nn layer from its constructor arguments (strided's signatures).
+func layer(class string, a arguments) (cnn.Module, error) {
+	switch class {
+	case "Conv2d":
+		in, out := a.int(0, "in_channels", required), a.int(1, "out_channels", required)
+		kernel, stride, dilation := a.pair(2, "kernel_size", required), a.pair(3, "stride", 1), a.pair(5, "dilation", 1)
+		groups, bias := a.int(6, "groups", 1), a.bool(7, "bias", true)
+		if mode := a.str(8, "padding_mode", "zeros"); mode != "zeros" {
+			return nil, fmt.Errorf("architecture spec: Conv2d padding_mode %q is not implemented in Go (zeros is)", mode)
+		}
+		var pad [4]int
+		switch p := a.get(4, "padding"); p {
+		case "valid", nil:
+		case "same": // total d*(k-1) per axis; the odd pixel goes right/bottom, as PyTorch
+			th, tw := dilation[0]*(kernel[0]-1), dilation[1]*(kernel[1]-1)
+			pad = [4]int{th / 2, th - th/2, tw / 2, tw - tw/2}
+		default:
+			ph := a.pair(4, "padding", 0)
+			pad = [4]int{ph[0], ph[0], ph[1], ph[1]}
+		}
+		return cnn.NewConv2dFull(in, out, kernel, stride, pad, dilation, groups, bias), a.err
+	case "BatchNorm2d":
+		if !a.bool(4, "track_running_stats", true) || !a.bool(-1, "bias", true) {
+			return nil, fmt.Errorf("architecture spec: BatchNorm2d without running statistics or without bias is " +
+				"not implemented in Go")
+		}
+		return cnn.NewBatchNorm2d(a.int(0, "num_features", required), a.float(1, "eps", 1e-5), a.bool(3, "affine", true)), a.err
+	case "Linear":
+		return cnn.NewLinear(a.int(0, "in_features", required), a.int(1, "out_features", required), a.bool(2, "bias", true)), a.err
+	case "MaxPool2d":
+		kernel := a.pair(0, "kernel_size", required)
+		stride := kernel
+		if a.get(1, "stride") != nil {
+			stride = a.pair(1, "stride", 1)
+		}
+		return &cnn.MaxPool2d{Kernel: kernel, Stride: stride, Padding: a.pair(2, "padding", 0),
+			Dilation: a.pair(3, "dilation", 1), CeilMode: a.bool(4, "ceil_mode", false)}, a.err
+	case "AvgPool2d":
+		kernel := a.pair(0, "kernel_size", required)
+		stride := kernel
+		if a.get(1, "stride") != nil {
+			stride = a.pair(1, "stride", 1)
+		}
+		return &cnn.AvgPool2d{Kernel: kernel, Stride: stride, Padding: a.pair(2, "padding", 0),
+			CeilMode: a.bool(3, "ceil_mode", false), CountIncludePad: a.bool(4, "count_include_pad", true),
+			DivisorOverride: a.int(5, "divisor_override", 0)}, a.err
+	case "AdaptiveAvgPool2d":
+		size := a.get(0, "output_size")
+		if items, ok := size.([]interface{}); ok && len(items) == 2 {
+			h, w := optionalInt(items[0]), optionalInt(items[1])
+			return &cnn.AdaptiveAvgPool2d{OutH: h, OutW: w}, a.err
+		}
+		side := a.int(0, "output_size", required)
+		return &cnn.AdaptiveAvgPool2d{OutH: side, OutW: side}, a.err
+	case "GlobalAvgPool2d":
+		return &cnn.AdaptiveAvgPool2d{OutH: 1, OutW: 1}, nil
+	case "ReLU":
+		return &cnn.ReLU{}, nil
+	case "Tanh":
+		return &cnn.Tanh{}, nil
+	case "Flatten":
+		if a.int(0, "start_dim", 1) != 1 || a.int(1, "end_dim", -1) != -1 {
+			return nil, fmt.Errorf("architecture spec: Go's Flatten merges dimensions 1 to -1 only")
+		}
+		return &cnn.Flatten{}, a.err
+	case "Dropout", "Dropout2d", "Identity":
+		return &cnn.Identity{Name: class}, nil
+	case "ResidualBlock":
+		return cnn.NewResidualBlock(a.int(0, "in_channels", required), a.int(1, "out_channels", required), a.int(2, "stride", 1)), a.err
+	case "Bottleneck":
+		return cnn.NewBottleneck(a.int(0, "in_channels", required), a.int(1, "mid_channels", required), a.int(2, "stride", 1),
+			a.int(3, "expansion", 4)), a.err
+	case "DenseLayer":
+		return cnn.NewDenseLayer(a.int(0, "in_channels", required), a.int(1, "growth_rate", required), a.int(2, "bn_size", 4)), a.err
+	case "DenseBlock":
+		return cnn.NewDenseBlock(a.int(0, "in_channels", required), a.int(1, "growth_rate", required), a.int(2, "num_layers", required),
+			a.int(3, "bn_size", 4)), a.err
+	case "Transition":
+		return cnn.NewTransition(a.int(0, "in_channels", required), a.int(1, "out_channels", required)), a.err
+	}
+	return nil, fmt.Errorf("architecture spec: the layer %q is not implemented in Go (see docs/go.md for the list)", class)
+}
+
+// arguments reads a constructor's arguments: positional (args[i]) or by keyword, else a default
+// (a required argument has the default `required` and records an error when absent).
+// required marks an argument without a default.
+const required = math.MinInt32
+
+type arguments struct {
+	args   []interface{}
+	kwargs map[string]interface{}
+	who    string
+	err    error
+}
+
+func (a *arguments) get(i int, name string) interface{} {
+	if i >= 0 && i < len(a.args) {
+		return a.args[i]
+	}
+	if v, ok := a.kwargs[name]; ok {
+		return v
+	}
+	return nil
+}
+
+func (a *arguments) fail(name string, v interface{}, want string) {
+	if a.err == nil {
+		a.err = fmt.Errorf("architecture spec: %s: %s must be %s, got %v", a.who, name, want, v)
+	}
+}
+
+func (a *arguments) int(i int, name string, def int) int {
+	v := a.get(i, name)
+	if v == nil {
+		if def == required {
+			a.fail(name, "nothing", "given")
+		}
+		return def
+	}
+	f, ok := v.(float64)
+	if !ok || f != math.Trunc(f) {
+		a.fail(name, v, "an integer")
+		return def
+	}
+	return int(f)
+}
+
+func (a *arguments) pair(i int, name string, def int) [2]int {
+	if items, ok := a.get(i, name).([]interface{}); ok {
+		if len(items) != 2 {
+			a.fail(name, items, "an integer or a pair")
+			return [2]int{def, def}
+		}
+		sub := arguments{args: items, who: a.who}
+		p := [2]int{sub.int(0, name, required), sub.int(1, name, required)}
+		if sub.err != nil && a.err == nil {
+			a.err = sub.err
+		}
+		return p
+	}
+	v := a.int(i, name, def)
+	return [2]int{v, v}
+}
+
+func (a *arguments) bool(i int, name string, def bool) bool {
+	switch v := a.get(i, name).(type) {
+	case nil:
+		return def
+	case bool:
+		return v
+	default:
+		a.fail(name, v, "true or false")
+		return def
+	}
+}
+
+func (a *arguments) float(i int, name string, def float64) float64 {
+	switch v := a.get(i, name).(type) {
+	case nil:
+		return def
+	case float64:
+		return v
+	default:
+		a.fail(name, v, "a number")
+		return def
+	}
+}
+
+func (a *arguments) str(i int, name string, def string) string {
+	switch v := a.get(i, name).(type) {
+	case nil:
+		return def
+	case string:
+		return v
+	default:
+		a.fail(name, v, "a string")
+		return def
+	}
+}
+
+func optionalInt(v interface{}) int {
+	if f, ok := v.(float64); ok {
+		return int(f)
+	}
+	return 0 // None: keep that axis
+}
+
+func stringList(v interface{}) []string {
+	var out []string
+	for _, item := range list(v) {
+		if s, ok := item.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func list(v interface{}) []interface{} {
+	items, _ := v.([]interface{})
+	return items
+}
+
+func object(v interface{}) map[string]interface{} {
+	m, _ := v.(map[string]interface{})
+	return m
+}
