@@ -43,7 +43,7 @@ func build(name string, a arguments) (cnn.Module, error) {
 	default:
 		return nil, fmt.Errorf("architecture spec names the model builder %q, which Go does not implement", name)
 	}
-	return m, a.err
+	return m, nil
 }
 
 func (a *arguments) ints(i int, name string, def []int) []int {
@@ -55,9 +55,6 @@ func (a *arguments) ints(i int, name string, def []int) []int {
 	out := make([]int, len(items))
 	for j := range items {
 		out[j] = sub.int(j, name, required)
-	}
-	if sub.err != nil && a.err == nil {
-		a.err = sub.err
 	}
 	return out
 }

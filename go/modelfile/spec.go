@@ -19,7 +19,11 @@ import (
 // FromSpec builds the module a decoded spec describes (weights still zero: load them after).
 func FromSpec(spec interface{}) (m cnn.Module, err error) {
 	defer func() { // the layers' constructors panic on impossible sizes: turn that into an error
-		if r := recover(); r != nil {
+		switch r := recover().(type) {
+		case nil:
+		case specError:
+			m, err = nil, r
+		default:
 			m, err = nil, fmt.Errorf("architecture spec: %v", r)
 		}
 	}()
@@ -131,15 +135,15 @@ func layer(class string, a arguments) (cnn.Module, error) {
 			ph := a.pair(4, "padding", 0)
 			pad = [4]int{ph[0], ph[0], ph[1], ph[1]}
 		}
-		return cnn.NewConv2dFull(in, out, kernel, stride, pad, dilation, groups, bias), a.err
+		return cnn.NewConv2dFull(in, out, kernel, stride, pad, dilation, groups, bias), nil
 	case "BatchNorm2d":
 		if !a.bool(4, "track_running_stats", true) || !a.bool(-1, "bias", true) {
 			return nil, fmt.Errorf("architecture spec: BatchNorm2d without running statistics or without bias is " +
 				"not implemented in Go")
 		}
-		return cnn.NewBatchNorm2d(a.int(0, "num_features", required), a.float(1, "eps", 1e-5), a.bool(3, "affine", true)), a.err
+		return cnn.NewBatchNorm2d(a.int(0, "num_features", required), a.float(1, "eps", 1e-5), a.bool(3, "affine", true)), nil
 	case "Linear":
-		return cnn.NewLinear(a.int(0, "in_features", required), a.int(1, "out_features", required), a.bool(2, "bias", true)), a.err
+		return cnn.NewLinear(a.int(0, "in_features", required), a.int(1, "out_features", required), a.bool(2, "bias", true)), nil
 	case "MaxPool2d":
 		kernel := a.pair(0, "kernel_size", required)
 		stride := kernel
@@ -147,7 +151,7 @@ func layer(class string, a arguments) (cnn.Module, error) {
 			stride = a.pair(1, "stride", 1)
 		}
 		return &cnn.MaxPool2d{Kernel: kernel, Stride: stride, Padding: a.pair(2, "padding", 0),
-			Dilation: a.pair(3, "dilation", 1), CeilMode: a.bool(4, "ceil_mode", false)}, a.err
+			Dilation: a.pair(3, "dilation", 1), CeilMode: a.bool(4, "ceil_mode", false)}, nil
 	case "AvgPool2d":
 		kernel := a.pair(0, "kernel_size", required)
 		stride := kernel
@@ -156,15 +160,15 @@ func layer(class string, a arguments) (cnn.Module, error) {
 		}
 		return &cnn.AvgPool2d{Kernel: kernel, Stride: stride, Padding: a.pair(2, "padding", 0),
 			CeilMode: a.bool(3, "ceil_mode", false), CountIncludePad: a.bool(4, "count_include_pad", true),
-			DivisorOverride: a.int(5, "divisor_override", 0)}, a.err
+			DivisorOverride: a.int(5, "divisor_override", 0)}, nil
 	case "AdaptiveAvgPool2d":
 		size := a.get(0, "output_size")
 		if items, ok := size.([]interface{}); ok && len(items) == 2 {
 			h, w := optionalInt(items[0]), optionalInt(items[1])
-			return &cnn.AdaptiveAvgPool2d{OutH: h, OutW: w}, a.err
+			return &cnn.AdaptiveAvgPool2d{OutH: h, OutW: w}, nil
 		}
 		side := a.int(0, "output_size", required)
-		return &cnn.AdaptiveAvgPool2d{OutH: side, OutW: side}, a.err
+		return &cnn.AdaptiveAvgPool2d{OutH: side, OutW: side}, nil
 	case "GlobalAvgPool2d":
 		return &cnn.AdaptiveAvgPool2d{OutH: 1, OutW: 1}, nil
 	case "ReLU":
@@ -175,21 +179,21 @@ func layer(class string, a arguments) (cnn.Module, error) {
 		if a.int(0, "start_dim", 1) != 1 || a.int(1, "end_dim", -1) != -1 {
 			return nil, fmt.Errorf("architecture spec: Go's Flatten merges dimensions 1 to -1 only")
 		}
-		return &cnn.Flatten{}, a.err
+		return &cnn.Flatten{}, nil
 	case "Dropout", "Dropout2d", "Identity":
 		return &cnn.Identity{Name: class}, nil
 	case "ResidualBlock":
-		return cnn.NewResidualBlock(a.int(0, "in_channels", required), a.int(1, "out_channels", required), a.int(2, "stride", 1)), a.err
+		return cnn.NewResidualBlock(a.int(0, "in_channels", required), a.int(1, "out_channels", required), a.int(2, "stride", 1)), nil
 	case "Bottleneck":
 		return cnn.NewBottleneck(a.int(0, "in_channels", required), a.int(1, "mid_channels", required), a.int(2, "stride", 1),
-			a.int(3, "expansion", 4)), a.err
+			a.int(3, "expansion", 4)), nil
 	case "DenseLayer":
-		return cnn.NewDenseLayer(a.int(0, "in_channels", required), a.int(1, "growth_rate", required), a.int(2, "bn_size", 4)), a.err
+		return cnn.NewDenseLayer(a.int(0, "in_channels", required), a.int(1, "growth_rate", required), a.int(2, "bn_size", 4)), nil
 	case "DenseBlock":
 		return cnn.NewDenseBlock(a.int(0, "in_channels", required), a.int(1, "growth_rate", required), a.int(2, "num_layers", required),
-			a.int(3, "bn_size", 4)), a.err
+			a.int(3, "bn_size", 4)), nil
 	case "Transition":
-		return cnn.NewTransition(a.int(0, "in_channels", required), a.int(1, "out_channels", required)), a.err
+		return cnn.NewTransition(a.int(0, "in_channels", required), a.int(1, "out_channels", required)), nil
 	}
 	return nil, fmt.Errorf("architecture spec: the layer %q is not implemented in Go (see docs/go.md for the list)", class)
 }
@@ -203,7 +207,6 @@ type arguments struct {
 	args   []interface{}
 	kwargs map[string]interface{}
 	who    string
-	err    error
 }
 
 func (a *arguments) get(i int, name string) interface{} {
@@ -216,10 +219,12 @@ func (a *arguments) get(i int, name string) interface{} {
 	return nil
 }
 
+// specError is an argument that does not fit: fail panics with it (before the constructor can
+// see the wrong value) and FromSpec returns it.
+type specError struct{ error }
+
 func (a *arguments) fail(name string, v interface{}, want string) {
-	if a.err == nil {
-		a.err = fmt.Errorf("architecture spec: %s: %s must be %s, got %v", a.who, name, want, v)
-	}
+	panic(specError{fmt.Errorf("architecture spec: %s: %s must be %s, got %v", a.who, name, want, v)})
 }
 
 func (a *arguments) int(i int, name string, def int) int {
@@ -246,9 +251,6 @@ func (a *arguments) pair(i int, name string, def int) [2]int {
 		}
 		sub := arguments{args: items, who: a.who}
 		p := [2]int{sub.int(0, name, required), sub.int(1, name, required)}
-		if sub.err != nil && a.err == nil {
-			a.err = sub.err
-		}
 		return p
 	}
 	v := a.int(i, name, def)
