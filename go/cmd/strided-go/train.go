@@ -48,7 +48,7 @@ func train(args []string) (err error) {
 	optimizer := cnn.NewSGD(model, *lr, *momentum, *decay)
 	loss := &cnn.SoftmaxCrossEntropy{}
 	for epoch := 1; epoch <= *epochs; epoch++ {
-		started := time.Now()
+		started, cpu := time.Now(), cpuSeconds()
 		order := rng.Perm(len(trainY))
 		if *limit > 0 && *limit < len(order) {
 			order = order[:*limit]
@@ -64,8 +64,9 @@ func train(args []string) (err error) {
 			model.Backward(loss.Backward())
 			optimizer.Step()
 		}
-		fmt.Printf("epoch %d/%d: loss %.4f, accuracy %.4f, %.1f s\n", epoch, *epochs, total/float64(len(order)),
-			float64(correct)/float64(len(order)), time.Since(started).Seconds())
+		fmt.Printf("epoch %d/%d: loss %.4f, accuracy %.4f, %.1f s (%.1f s CPU)\n", epoch, *epochs,
+			total/float64(len(order)), float64(correct)/float64(len(order)), time.Since(started).Seconds(),
+			cpuSeconds()-cpu)
 	}
 	all := make([]int, len(testY))
 	for i := range all {
