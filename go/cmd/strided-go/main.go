@@ -1,7 +1,7 @@
 // Command strided-go runs strided's model files and trains the course's network, in Go:
 //
 //	strided-go predict MODEL IMAGE_OR_FOLDER... [--top-k K] [--json]
-//	strided-go train [--epochs N] [--batch-size B] [--lr LR] [--momentum M] [--seed S] [--out FILE]
+//	strided-go train [--epochs N] [--batch-size B] [--lr LR] [--momentum M] [--seed S] [--out MODEL]
 //
 // predict prints what `strided predict` prints (the same JSON lines with --json); train learns the
 // MNIST sample that ships inside the Python package and prints the test accuracy.
@@ -18,8 +18,9 @@ const usage = `usage: strided-go {predict,train} ...
   predict MODEL IMAGE_OR_FOLDER... [--top-k K] [--json]
                  classify image files with a strided model file (.safetensors)
   train [--epochs N] [--batch-size B] [--lr LR] [--momentum M] [--weight-decay WD] [--seed S]
-        [--data DIR] [--out MODEL]
-                 train the course's network (seed_cnn) on the MNIST sample with SGD
+        [--data DIR] [--limit N] [--out MODEL]
+                 train the course's network (seed_cnn) on the MNIST sample with SGD; --out writes
+                 a strided model file
 `
 
 func main() {

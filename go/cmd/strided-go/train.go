@@ -29,6 +29,7 @@ func train(args []string) (err error) {
 	seed := flags.Int64("seed", 0, "seed of the initial weights and the shuffling")
 	data := flags.String("data", "", "folder of the sample's IDX files (default: strided/data/sample)")
 	limit := flags.Int("limit", 0, "train on the first N shuffled digits only (0: all; for quick checks)")
+	out := flags.String("out", "", "write the trained model to this strided model file (.safetensors)")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -79,6 +80,20 @@ func train(args []string) (err error) {
 		correct += countCorrect(model.Forward(x), y)
 	}
 	fmt.Printf("test accuracy %.4f (%d of %d)\n", float64(correct)/float64(len(testY)), correct, len(testY))
+	if *out == "" {
+		return nil
+	}
+	classes := make([]string, 10)
+	for i := range classes {
+		classes[i] = fmt.Sprint(i)
+	}
+	spec := map[string]interface{}{"builder": "seed_cnn", "kwargs": map[string]int{"num_classes": 10, "in_channels": 1}}
+	meta := modelfile.Meta{Name: "seed_cnn-sample-go", ClassNames: classes, InputShape: []int{1, 28, 28},
+		Preprocessing: &modelfile.Preprocessing{Mode: "L", Size: []int{28, 28}, Mean: []float64{mean}, Std: []float64{std}}}
+	if err := modelfile.Save(*out, model, spec, meta); err != nil {
+		return err
+	}
+	fmt.Printf("saved %s (strided predict and strided serve read it)\n", *out)
 	return nil
 }
 
