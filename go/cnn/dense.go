@@ -73,8 +73,8 @@ type NamedModule struct {
 	Module Module
 }
 
-// Chain is a chain whose children have names (their state is "norm1.weight", ...), as strided's
-// DenseLayer and Transition; forward runs them in order, backward in reverse.
+// Chain runs named children in order and their backwards in reverse, as strided's DenseLayer and
+// Transition do; the names prefix their state ("norm1.weight", ...).
 type Chain struct {
 	Name     string
 	Children []NamedModule

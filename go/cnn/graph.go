@@ -81,7 +81,16 @@ func (g *Graph) Forward(x *Tensor) *Tensor {
 	for _, node := range g.Nodes {
 		args := make([]*Tensor, len(node.Inputs))
 		for i, name := range node.Inputs {
-			args[i] = values[name]
+			value, ok := values[name]
+			if !ok {
+				panic(fmt.Errorf("%s: node %q reads %q, which is neither the input nor an earlier node",
+					g.Label(), node.Name, name))
+			}
+			args[i] = value
+		}
+		if node.Merge == nil && len(args) != 1 {
+			panic(fmt.Errorf("%s: node %q (%s) takes one input, got %d", g.Label(), node.Name,
+				node.Module.Label(), len(args)))
 		}
 		if node.Merge != nil {
 			values[node.Name] = node.Merge.ForwardMany(args)

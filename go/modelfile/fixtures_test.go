@@ -206,3 +206,58 @@ func TestFixtureNamesAreSorted(t *testing.T) { // the safetensors reader must se
 		t.Fatalf("only %d tensors read", len(names))
 	}
 }
+
+// The builders of the large networks (ResNet-18/34/50, DenseNet-121, ...) name and shape their
+// state exactly as strided's do, so their model files load; a forward on a small image runs.
+func TestBuildersMatchStridedState(t *testing.T) {
+	meta, _ := readFixtures(t)
+	var architectures []struct {
+		Spec  interface{}     `json:"spec"`
+		State [][]interface{} `json:"state"`
+	}
+	if err := json.Unmarshal([]byte(meta["architectures"]), &architectures); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range architectures {
+		name := fmt.Sprint(a.Spec.(map[string]interface{})["builder"])
+		m, err := FromSpec(a.Spec)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		want := map[string]string{}
+		for _, entry := range a.State {
+			want[entry[0].(string)] = fmt.Sprint(entry[1])
+		}
+		got := map[string]string{}
+		for _, n := range m.State() {
+			shape := make([]interface{}, len(n.Value.Shape))
+			for i, s := range n.Value.Shape {
+				shape[i] = float64(s)
+			}
+			got[n.Name] = fmt.Sprint(shape)
+		}
+		for key, shape := range want {
+			if got[key] != shape {
+				t.Errorf("%s: %s has shape %q in Go, %s in strided", name, key, got[key], shape)
+			}
+		}
+		if len(got) != len(want) {
+			t.Errorf("%s: %d state tensors in Go, %d in strided", name, len(got), len(want))
+		}
+		kwargs, _ := a.Spec.(map[string]interface{})["kwargs"].(map[string]interface{})
+		channels := 3
+		if c, ok := kwargs["in_channels"].(float64); ok {
+			channels = int(c)
+		}
+		classes := 0
+		for _, n := range m.State() {
+			if n.Grad != nil && len(n.Value.Shape) == 2 { // the last Linear decides the class count
+				classes = n.Value.Shape[0]
+			}
+		}
+		y := m.Forward(cnn.New(1, channels, 32, 32))
+		if len(y.Shape) != 2 || y.Shape[0] != 1 || y.Shape[1] != classes {
+			t.Errorf("%s: output shape %v on a 32x32 image, expected [1 %d]", name, y.Shape, classes)
+		}
+	}
+}

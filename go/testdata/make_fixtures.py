@@ -139,7 +139,20 @@ for i, (mode, src, dst) in enumerate([("L", (37, 23), (16, 16)), ("L", (9, 7), (
     tensors[f"resize{i}/out"] = np.ascontiguousarray(np.asarray(image, np.uint8))
     resizes.append({"name": f"resize{i}", "mode": mode, "size": [dst[1], dst[0]]})
 
-header = {"cases": json.dumps(cases), "resizes": json.dumps(resizes), "strided.version": st.__version__}
+# Architectures too big to store with weights: their spec, and the names and shapes of their
+# state (what a model file of them holds), for Go's builders to reproduce key for key.
+architectures = []
+for name, kwargs in [("seed_cnn", {}), ("lenet5", {"num_classes": 7}), ("resnet18", {}), ("resnet34", {}),
+                     ("resnet50", {}), ("resnet", {"depth": 18, "num_classes": 5, "in_channels": 1}),
+                     ("resnet_cifar20", {}), ("resnet_cifar56", {"num_classes": 100}), ("densenet121", {}),
+                     ("densenet", {"block_config": [2, 3], "growth_rate": 8, "num_init_features": 16, "bn_size": 2}),
+                     ("densenet_cifar", {})]:
+    model = st.models.build_model(name, **kwargs)
+    state = [[key, list(np.shape(value))] for key, value in model.state_dict().items()]
+    architectures.append({"spec": module_to_spec(model), "state": state})
+
+header = {"cases": json.dumps(cases), "resizes": json.dumps(resizes), "architectures": json.dumps(architectures),
+          "strided.version": st.__version__}
 # np.require keeps 0-d buffers (num_batches_tracked) 0-d, as strided.io.save does.
 OUT.write_bytes(safetensors.numpy.save({k: np.require(v, requirements="C") for k, v in tensors.items()},
                                        metadata=header))
