@@ -121,6 +121,10 @@ func toMode(img image.Image, mode string) ([][]uint8, error) {
 		}
 		return [][]uint8{plane, plane, plane}, nil
 	}
+	if ycc, ok := img.(*image.YCbCr); ok { // a colour JPEG: libjpeg's upsampling and colours, as Pillow
+		r, g, bl := libjpegRGB(ycc)
+		return fromRGB(r, g, bl, mode), nil
+	}
 	switch img.ColorModel() {
 	case color.Gray16Model, color.RGBA64Model, color.NRGBA64Model, color.CMYKModel:
 		return nil, fmt.Errorf("16-bit and CMYK images are not supported by strided-go (8-bit grey, RGB, RGBA, " +
@@ -133,14 +137,19 @@ func toMode(img image.Image, mode string) ([][]uint8, error) {
 			r[y*w+x], g[y*w+x], bl[y*w+x] = c.R, c.G, c.B
 		}
 	}
+	return fromRGB(r, g, bl, mode), nil
+}
+
+// fromRGB returns the planes in mode RGB, or L by Pillow's luma.
+func fromRGB(r, g, b []uint8, mode string) [][]uint8 {
 	if mode == "RGB" {
-		return [][]uint8{r, g, bl}, nil
+		return [][]uint8{r, g, b}
 	}
-	l := make([]uint8, w*h)
+	l := make([]uint8, len(r))
 	for i := range l {
-		l[i] = uint8((uint32(r[i])*19595 + uint32(g[i])*38470 + uint32(bl[i])*7471 + 0x8000) >> 16)
+		l[i] = uint8((uint32(r[i])*19595 + uint32(g[i])*38470 + uint32(b[i])*7471 + 0x8000) >> 16)
 	}
-	return [][]uint8{l}, nil
+	return [][]uint8{l}
 }
 
 // rgb8 is a colour's 8-bit red, green and blue without alpha premultiplication (what Pillow keeps).

@@ -139,6 +139,19 @@ for i, (mode, src, dst) in enumerate([("L", (37, 23), (16, 16)), ("L", (9, 7), (
     tensors[f"resize{i}/out"] = np.ascontiguousarray(np.asarray(image, np.uint8))
     resizes.append({"name": f"resize{i}", "mode": mode, "size": [dst[1], dst[0]]})
 
+# JPEG: a few small files (the bytes) and what Pillow (libjpeg) decodes them to, in RGB.
+import io  # noqa: E402
+
+jpegs = []
+for i, (size, subsampling, mode) in enumerate([((33, 21), 2, "RGB"), ((17, 30), 1, "RGB"), ((24, 16), 0, "RGB"),
+                                                ((20, 20), 2, "L")]):
+    smooth = Image.fromarray(rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)).resize(size, Image.Resampling.BICUBIC)
+    buffer = io.BytesIO()
+    smooth.convert(mode).save(buffer, "JPEG", quality=90, subsampling=subsampling)
+    tensors[f"jpeg{i}/file"] = np.frombuffer(buffer.getvalue(), np.uint8)
+    tensors[f"jpeg{i}/rgb"] = np.asarray(Image.open(buffer).convert("RGB"), np.uint8)
+    jpegs.append(f"jpeg{i}")
+
 # Architectures too big to store with weights: their spec, and the names and shapes of their
 # state (what a model file of them holds), for Go's builders to reproduce key for key.
 architectures = []
@@ -152,6 +165,7 @@ for name, kwargs in [("seed_cnn", {}), ("lenet5", {"num_classes": 7}), ("resnet1
     architectures.append({"spec": module_to_spec(model), "state": state})
 
 header = {"cases": json.dumps(cases), "resizes": json.dumps(resizes), "architectures": json.dumps(architectures),
+          "jpegs": json.dumps(jpegs),
           "strided.version": st.__version__}
 # np.require keeps 0-d buffers (num_batches_tracked) 0-d, as strided.io.save does.
 OUT.write_bytes(safetensors.numpy.save({k: np.require(v, requirements="C") for k, v in tensors.items()},
