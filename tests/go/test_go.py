@@ -22,9 +22,9 @@ import strided as st
 ROOT = Path(__file__).resolve().parents[2]
 GO_DIR = ROOT / "go"
 PROBABILITY_TOLERANCE = 1e-4  # on lossless images (PNG): the pixels are Pillow's, byte for byte
-# JPEG: Go's image/jpeg is not libjpeg (another integer IDCT, and chroma upsampled by repetition
-# where libjpeg interpolates), so pixels differ (docs/go.md); the top class must still agree.
-JPEG_TOLERANCE = {"grey": 1e-3, "colour": 5e-2}
+# JPEG: Go's image/jpeg has another integer IDCT than libjpeg, so a few pixel values differ by 1 to 3
+# (docs/go.md); measured up to 3.8e-4 (grey) and 6.0e-4 (colour). The top class must still agree.
+JPEG_TOLERANCE = {"grey": 1e-3, "colour": 2e-3}
 
 
 def find_go():
