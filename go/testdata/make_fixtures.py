@@ -7,7 +7,7 @@ holds, so the Go tests also exercise the spec reader), its weights, an input, th
 the layers Go trains, a random output gradient with the input and parameter gradients strided's
 backward returns. SGD cases store parameters after three momentum steps. Resize cases store a
 random image and what Pillow's convert + resize(BILINEAR) make of it (uint8). Deterministic: the
-same strided gives the same bytes.
+same strided gives the same tensors and metadata (the header's key order may vary).
 """
 
 import json
