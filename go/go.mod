@@ -1,0 +1,3 @@
+module strided/go
+
+go 1.19
