@@ -11,6 +11,9 @@ def require_onnx():
     """The ``onnx`` module, or an ImportError that says how to install it."""
     try:
         import onnx
+        import onnx.checker
+        import onnx.helper
+        import onnx.numpy_helper
     except ImportError as error:
         raise ImportError(f"ONNX support needs the onnx package: {INSTALL_HINT}") from error
     return onnx

@@ -78,31 +78,59 @@ def conv2d(b, conv, scope, xs, y):
                   dilations=list(conv.dilation), group=conv.groups, pads=onnx_pads(*pads))
 
 
-def _pool_attributes(pool, dilation: bool):
-    kernel = hw_pair(pool.kernel_size)
-    ph, pw = hw_pair(pool.padding)
-    attributes = {"kernel_shape": list(kernel), "strides": list(hw_pair(pool.stride)), "pads": [ph, pw, ph, pw],
-                  "ceil_mode": int(pool.ceil_mode)}
-    if dilation:
-        attributes["dilations"] = list(hw_pair(pool.dilation))
-    return attributes
+def _pool_attributes(in_hw, out_hw, kernel, stride, padding, dilations, ceil_mode: bool) -> dict:
+    """kernel_shape, strides, pads, ceil_mode and dilations that give strided's (PyTorch's) output size.
+
+    PyTorch's ceil_mode drops a last window that would start in the right padding; ONNX's does not.
+    Where that rule drops one, the same windows come from ceil_mode=0 and just enough padding at
+    the end (ignored by MaxPool, not counted by AveragePool with count_include_pad=0).
+    """
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilations, strict=True)]
+    geometry = list(zip(in_hw, out_hw, stride, padding, spans, strict=True))
+    rounding = _ceil_div if ceil_mode else int.__floordiv__
+    end, onnx_ceil = list(padding), int(ceil_mode)
+    if any(rounding(size + 2 * p - span, s) + 1 != out for size, out, s, p, span in geometry):
+        end, onnx_ceil = [max((out - 1) * s + span - size - p, 0) for size, out, s, p, span in geometry], 0
+    return {"kernel_shape": list(kernel), "strides": list(stride), "pads": list(padding) + end,
+            "ceil_mode": onnx_ceil, "dilations": list(dilations)}
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
 
 
 def max_pool2d(b, pool, scope, xs, y):
-    return b.node("MaxPool", [xs[0].name], scope, **_pool_attributes(pool, dilation=True))
+    x = xs[0]
+    kernel, padding, dilations = hw_pair(pool.kernel_size), hw_pair(pool.padding), hw_pair(pool.dilation)
+    attributes = _pool_attributes(x.value.shape[2:], y.shape[2:], kernel, hw_pair(pool.stride), padding, dilations,
+                                  pool.ceil_mode)
+    top, left, bottom, right = attributes["pads"]
+    if bottom >= kernel[0] or right >= kernel[1]:  # onnxruntime wants pads < kernel: pad with -inf first
+        name = emit_pad(b, x.name, (left, right, top, bottom), "constant", scope, float("-inf"))
+        attributes["pads"] = [0, 0, 0, 0]
+        return b.node("MaxPool", [name], scope, **attributes)
+    return b.node("MaxPool", [x.name], scope, **attributes)
 
 
 def avg_pool2d(b, pool, scope, xs, y):
-    attributes = _pool_attributes(pool, dilation=False)
+    """PyTorch divides by the window's positions inside input + padding (count_include_pad) or inside the
+    input; the first is ONNX's count_include_pad=0 over an input zero-padded beforehand, which also gets
+    ceil_mode's partial windows right."""
+    x, kernel, padding = xs[0].name, hw_pair(pool.kernel_size), hw_pair(pool.padding)
+    in_hw = xs[0].value.shape[2:]
+    if max(padding) > 0 and (pool.count_include_pad or pool.divisor_override is not None):
+        x = emit_pad(b, x, (padding[1], padding[1], padding[0], padding[0]), "zeros", scope)
+        in_hw, padding = (in_hw[0] + 2 * padding[0], in_hw[1] + 2 * padding[1]), (0, 0)
+    attributes = _pool_attributes(in_hw, y.shape[2:], kernel, hw_pair(pool.stride), padding, (1, 1), pool.ceil_mode)
+    del attributes["dilations"]
+    mean = b.node("AveragePool", [x], scope, count_include_pad=0, **attributes)
     if pool.divisor_override is None:
-        return b.node("AveragePool", [xs[0].name], scope, count_include_pad=int(pool.count_include_pad), **attributes)
-    # sum / divisor = mean over the whole window * (K_h * K_w / divisor), true where no window
-    # reaches past the padded input, i.e. without ceil_mode; with it the divisor has no ONNX form.
+        return mean
+    # sum / divisor = mean over the whole window * (K_h * K_w / divisor), true where every window lies
+    # inside the (explicitly) padded input, i.e. without ceil_mode; with it the divisor has no ONNX form.
     if pool.ceil_mode:
         raise OnnxError(f"{pool.label()}: divisor_override together with ceil_mode has no ONNX form")
-    mean = b.node("AveragePool", [xs[0].name], scope, count_include_pad=1, **attributes)
-    kh, kw = hw_pair(pool.kernel_size)
-    return b.node("Mul", [mean, b.scalar(kh * kw / pool.divisor_override, f"{scope}.scale")], scope)
+    return b.node("Mul", [mean, b.scalar(kernel[0] * kernel[1] / pool.divisor_override, f"{scope}.scale")], scope)
 
 
 def _adaptive_windows_uniform(size: int, out: int) -> bool:
