@@ -139,6 +139,12 @@ def reshape(b, layer, scope, xs, y):
     return b.node("Reshape", [xs[0].name, b.ints(layer.shape, f"{scope}.shape")], scope)
 
 
+def slice_layer(b, layer, scope, xs, y):
+    inputs = [xs[0].name] + [b.ints(v, f"{scope}.{n}") for n, v in (("starts", layer.starts), ("ends", layer.ends),
+                                                                    ("axes", layer.axes), ("steps", layer.steps))]
+    return b.node("Slice", inputs, scope)
+
+
 def transpose(b, layer, scope, xs, y):
     return b.node("Transpose", [xs[0].name], scope, perm=list(layer.perm))
 
@@ -171,4 +177,5 @@ LAYERS = {
     onnx_layers.MulConstant: with_constant("Mul"),
     onnx_layers.Reshape: reshape,
     onnx_layers.Transpose: transpose,
+    onnx_layers.Slice: slice_layer,
 }

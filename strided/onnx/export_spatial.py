@@ -145,11 +145,11 @@ def adaptive_avg_pool2d(b, pool, scope, xs, y):
         kernel = [h // oh, w // ow]
         return b.node("AveragePool", [xs[0].name], scope, kernel_shape=kernel, strides=kernel)
     # Uneven windows: averaging is linear, y = A_h x A_w^T with A[i, j] = 1/|window i| on window i.
-    right = b.node("MatMul", [xs[0].name, b.constant(_averaging_matrix(w, ow, b.dtype).T, f"{scope}.cols")], scope)
-    return b.node("MatMul", [b.constant(_averaging_matrix(h, oh, b.dtype), f"{scope}.rows"), right], scope)
+    right = b.node("MatMul", [xs[0].name, b.constant(averaging_matrix(w, ow, b.dtype).T, f"{scope}.cols")], scope)
+    return b.node("MatMul", [b.constant(averaging_matrix(h, oh, b.dtype), f"{scope}.rows"), right], scope)
 
 
-def _averaging_matrix(size: int, out: int, dtype) -> np.ndarray:
+def averaging_matrix(size: int, out: int, dtype) -> np.ndarray:
     """(out, size): row i averages the adaptive window floor(i*size/out) .. ceil((i+1)*size/out)."""
     matrix = np.zeros((out, size), dtype=np.float64)
     for i in range(out):  # a loop over output positions of a constant, built once at export

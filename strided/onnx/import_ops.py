@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import nn
 from .errors import OnnxError
+from .export_spatial import averaging_matrix
 from .import_pointwise import POINTWISE
 
 
@@ -61,7 +62,7 @@ def conv(importer, node, attrs):
         x = importer.add(nn.ZeroPad2d((left, right, top, bottom)), [x], node, "_pad")
         padding = 0
     layer = nn.Conv2d(group_channels * groups, out_channels, (kh, kw), stride=stride, padding=padding,
-                      dilation=dilation, groups=groups, bias=bias is not None, dtype=importer.dtype)
+                      dilation=dilation, groups=groups, bias=bias is not None)
     layer.weight.data = importer.parameter(weight)
     if bias is not None:
         layer.bias.data = importer.parameter(bias)
@@ -132,7 +133,7 @@ def batch_normalization(importer, node, attrs):
         raise OnnxError(f"node {node.name!r} (BatchNormalization): input of rank {x.value.ndim} does not import")
     # ONNX's momentum weighs the running value, PyTorch's (and strided's) the new batch.
     layer = layer_class(scale.shape[0], eps=float(attrs.get("epsilon", 1e-5)),
-                        momentum=float(str(np.float32(1.0 - attrs.get("momentum", 0.9)))), dtype=importer.dtype)
+                        momentum=float(str(np.float32(1.0 - attrs.get("momentum", 0.9)))))
     layer.weight.data, layer.bias.data = importer.parameter(scale), importer.parameter(bias)
     layer.running_mean, layer.running_var = importer.parameter(mean), importer.parameter(var)
     importer.bind(node, importer.add(layer, [x], node))
@@ -152,6 +153,8 @@ def gemm(importer, node, attrs):
 def matmul(importer, node, attrs):
     """X @ W with W constant: a Linear without bias, or with the bias of a following Add of a constant
     (the MatMul + Add pair TensorFlow and Keras exporters write for a dense layer)."""
+    if _adaptive_average_pooling(importer, node):
+        return
     x = importer.tensor(node, 0)
     if not importer.is_constant(node.input[1]) or importer.constant(node, 1).ndim != 2:
         raise OnnxError(f"node {node.name!r} (MatMul): imports only as X @ W with a constant 2-D W")
@@ -166,8 +169,29 @@ def matmul(importer, node, attrs):
     importer.bind(node_out if bias is not None else node, traced)
 
 
+def _adaptive_average_pooling(importer, node) -> bool:
+    """rows @ (x @ cols) with adaptive averaging matrices (how strided exports uneven adaptive average
+    pooling) back into an AdaptiveAvgPool2d; False when the pair is something else."""
+    readers = importer.consumers.get(node.output[0], [])
+    if node.input[0] not in importer.tensors or not importer.is_constant(node.input[1]) or len(readers) != 1:
+        return False
+    x, cols, second = importer.tensors[node.input[0]], importer.constants[node.input[1]], readers[0]
+    if (x.value.ndim != 4 or second.op_type != "MatMul" or second.input[1] != node.output[0]
+            or not importer.is_constant(second.input[0])):
+        return False
+    rows = importer.constants[second.input[0]]
+    h, w = x.value.shape[2:]
+    if (cols.ndim != 2 or rows.ndim != 2 or cols.shape[0] != w or rows.shape[1] != h
+            or not np.array_equal(cols, averaging_matrix(w, cols.shape[1], cols.dtype).T)
+            or not np.array_equal(rows, averaging_matrix(h, rows.shape[0], rows.dtype))):
+        return False
+    importer.absorbed.add(id(second))
+    importer.bind(second, importer.add(nn.AdaptiveAvgPool2d((rows.shape[0], cols.shape[1])), [x], node))
+    return True
+
+
 def _add_linear(importer, node, x, weight, bias, bind: bool = True):
-    layer = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None, dtype=importer.dtype)
+    layer = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
     layer.weight.data = importer.parameter(weight)
     if bias is not None:
         layer.bias.data = importer.parameter(np.broadcast_to(bias, (weight.shape[0],)))

@@ -148,6 +148,20 @@ def squeeze_unsqueeze(importer, node, attrs):
     _reshape_to(importer, node, x, [0, *out])
 
 
+def slice_array(importer, node, attrs):
+    """Slice of a computed array with constant bounds (starts, ends, axes, steps inputs from opset 10)."""
+    x = importer.tensor(node, 0)
+    starts, ends = importer.constant(node, 1), importer.constant(node, 2)
+    axes = importer.constant(node, 3, np.arange(len(starts)))
+    steps = importer.constant(node, 4, np.ones(len(starts), dtype=np.int64))
+    axes = [int(a) % x.value.ndim for a in axes]
+    if 0 in axes:
+        raise OnnxError(f"node {node.name!r} (Slice): slicing the batch axis does not import")
+    big = np.iinfo(np.int64).max  # ONNX's "to the end"; Python slices take any large int
+    layer = layers.Slice([int(v) for v in starts], [min(int(v), big) for v in ends], axes, [int(v) for v in steps])
+    importer.bind(node, importer.add(layer, [x], node))
+
+
 def transpose(importer, node, attrs):
     x = importer.tensor(node, 0)
     perm = attrs.get("perm", list(range(x.value.ndim))[::-1])
@@ -215,6 +229,7 @@ POINTWISE = {
     "Squeeze": squeeze_unsqueeze,
     "Unsqueeze": squeeze_unsqueeze,
     "Transpose": transpose,
+    "Slice": slice_array,
     "Pad": pad,
     "ReduceMean": reduce_mean,
 }

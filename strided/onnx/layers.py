@@ -11,7 +11,7 @@ import numpy as np
 from ..nn.checks import check_array, check_grad
 from ..nn.module import Module
 
-__all__ = ["AddConstant", "Clip", "HardSigmoid", "HardSwish", "Mul", "MulConstant", "Reshape", "Transpose"]
+__all__ = ["AddConstant", "Clip", "HardSigmoid", "HardSwish", "Mul", "MulConstant", "Reshape", "Slice", "Transpose"]
 
 
 class Clip(Module):
@@ -218,3 +218,35 @@ class Transpose(Module):
 
     def extra_repr(self):
         return f"perm={self.perm}"
+
+
+class Slice(Module):
+    """y = x[..., start:end:step, ...] on the given axes (ONNX Slice with constant bounds; how circular
+    padding is exported before opset 19). Backward: dx = zeros with grad written into the slice."""
+
+    def __init__(self, starts, ends, axes, steps=None):
+        super().__init__()
+        self.starts, self.ends, self.axes = (tuple(int(v) for v in values) for values in (starts, ends, axes))
+        self.steps = tuple(int(v) for v in steps) if steps is not None else (1,) * len(self.axes)
+
+    def _index(self, ndim: int) -> tuple:
+        index = [slice(None)] * ndim
+        for start, end, axis, step in zip(self.starts, self.ends, self.axes, self.steps, strict=True):
+            index[axis] = slice(start, end, step)
+        return tuple(index)
+
+    def forward(self, x):
+        check_array(self, x)
+        y = np.ascontiguousarray(x[self._index(x.ndim)])
+        self.save_for_backward(x.shape, x.dtype, y.shape)
+        return y
+
+    def backward(self, grad_out):
+        shape, dtype, out_shape = self.saved_for_backward()
+        check_grad(self, grad_out, out_shape)
+        grad = np.zeros(shape, dtype=grad_out.dtype)
+        grad[self._index(len(shape))] = grad_out
+        return grad
+
+    def extra_repr(self):
+        return f"starts={self.starts}, ends={self.ends}, axes={self.axes}, steps={self.steps}"
