@@ -53,7 +53,8 @@ def conv(importer, node, attrs):
     weight, bias = importer.constant(node, 1), importer.constant(node, 2)
     _check_2d(node, x)
     if weight.ndim != 4:
-        raise OnnxError(f"node {node.name!r} (Conv): only 2-D convolutions import, got a weight of shape {weight.shape}")
+        raise OnnxError(f"node {node.name!r} (Conv): only 2-D convolutions import, got a weight of shape "
+                        f"{weight.shape}")
     out_channels, group_channels, kh, kw = weight.shape
     groups = int(attrs.get("group", 1))
     stride, dilation, (top, left, bottom, right) = _geometry(node, attrs, x, (kh, kw))
