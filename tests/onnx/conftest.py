@@ -10,6 +10,18 @@ onnx = pytest.importorskip("onnx", reason="the onnx extra is not installed: pip 
 ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not installed: pip install 'strided[onnx]'")
 
 TOLERANCE = 1e-5  # float32, relative to the largest output
+WORST = {}  # direction -> (relative error, test): the worst measured, printed at the end of the run
+
+
+def record(request, direction: str, error: float) -> float:
+    if error >= WORST.get(direction, (-1.0, ""))[0]:
+        WORST[direction] = (error, request.node.name)
+    return error
+
+
+def pytest_terminal_summary(terminalreporter):
+    for direction, (error, test) in sorted(WORST.items()):
+        terminalreporter.write_line(f"onnx {direction}: worst relative error {error:.2e} ({test})")
 
 
 def run_onnxruntime(path, x: np.ndarray) -> list:
@@ -37,10 +49,11 @@ def export_and_compare(model, x, path, **kwargs) -> float:
 
 
 @pytest.fixture
-def compare(tmp_path):
+def compare(tmp_path, request):
     """compare(model, x, **export_kwargs): export, run in onnxruntime, assert 1e-5 relative; returns the error."""
     def check(model, x, **kwargs):
         error = export_and_compare(model, x, tmp_path / "model.onnx", **kwargs)
+        record(request, "export vs onnxruntime", error)
         assert error <= TOLERANCE, f"{model!r}: onnxruntime differs by {error:.2e} (relative)"
         return error
     return check

@@ -10,7 +10,7 @@ import pytest
 import strided as st
 from tests.helpers import rel_error
 from tests.onnx import torch_nets
-from tests.onnx.conftest import onnx  # noqa: F401 - skips the module without the onnx extra
+from tests.onnx.conftest import onnx, record  # noqa: F401 - onnx: skips the module without the extra
 
 torch = pytest.importorskip("torch")
 
@@ -49,7 +49,7 @@ def torch_output_and_input_gradient(model, x, grad):
 
 
 @pytest.mark.parametrize("name, fold_batch_norm", [(name, False) for name in NETWORKS] + [(n, True) for n in FOLDED])
-def test_outputs_and_input_gradients_equal_pytorchs(exported, name, fold_batch_norm):
+def test_outputs_and_input_gradients_equal_pytorchs(exported, name, fold_batch_norm, request):
     model, shape, paths = exported[name]
     ours = st.onnx.load(paths[fold_batch_norm])
     rng = np.random.default_rng(1)
@@ -57,8 +57,9 @@ def test_outputs_and_input_gradients_equal_pytorchs(exported, name, fold_batch_n
     grad = rng.standard_normal((3, 10)).astype(np.float32)
     expected, expected_dx = torch_output_and_input_gradient(model, x, grad)
     out = ours(x)  # eval mode: batch norm with running statistics, as PyTorch's eval model
-    assert rel_error(out, expected) <= TOLERANCE
-    assert rel_error(ours.backward(grad), expected_dx) <= TOLERANCE
+    assert record(request, "import vs PyTorch (output)", rel_error(out, expected)) <= TOLERANCE
+    dx_error = rel_error(ours.backward(grad), expected_dx)
+    assert record(request, "import vs PyTorch (input gradient)", dx_error) <= TOLERANCE
     assert ours.metadata["input_shape"] == list(shape)
 
 
