@@ -43,6 +43,9 @@ def export(model, path, input_shape=None, opset: int = 17, dynamic_batch: bool =
         raise OnnxError(f"export: opset must be an int from {MIN_OPSET} to {MAX_OPSET}, got {opset!r}")
     if not isinstance(model, nn.Module):
         raise TypeError(f"export: expected a strided Module, got {type(model).__name__}")
+    if isinstance(model, nn.Graph) and len(model.input_names) != 1:
+        raise OnnxError(f"export: {model.label()} has {len(model.input_names)} inputs; export takes models of one "
+                        "input")
     meta = {**(getattr(model, "metadata", None) or {}), **(metadata or {})}
     input_shape = input_shape if input_shape is not None else meta.get("input_shape")
     if input_shape is None:

@@ -244,5 +244,8 @@ def test_unknown_modules_and_bad_arguments_are_refused(tmp_path):
         st.onnx.export(nn.ReLU(), tmp_path / "m.onnx")
     with pytest.raises(ValueError, match=r"opset must be an int from 13 to 21"):
         st.onnx.export(nn.ReLU(), tmp_path / "m.onnx", input_shape=(1, 4, 4), opset=9)
+    with pytest.raises(ValueError, match=r"has 2 inputs; export takes models of one input"):
+        st.onnx.export(nn.Graph(inputs=("a", "b")).add("s", nn.Add(), ["a", "b"]), tmp_path / "m.onnx",
+                       input_shape=(1, 4, 4))
     with pytest.raises(TypeError, match=r"expected a strided Module"):
         st.onnx.export("model", tmp_path / "m.onnx", input_shape=(1, 4, 4))

@@ -94,3 +94,13 @@ def test_round_trip_keeps_the_model_file_metadata(tmp_path):
     for back in (st.onnx.load(tmp_path / "m.onnx"), st.onnx.load(tmp_path / "m.onnx", from_graph=True)):
         assert back.metadata == {"name": "tiny", "class_names": ["x", "y", "z"], "input_shape": [1, 28, 28],
                                  "preprocessing": pre}
+
+
+def test_float64_models_go_both_ways_in_float64(tmp_path):
+    model = st.models.lenet5().double().eval()
+    path = st.onnx.export(model, tmp_path / "m.onnx", input_shape=(1, 16, 16))
+    x = np.random.default_rng(2).standard_normal((2, 1, 16, 16))
+    for back in (st.onnx.load(path), st.onnx.load(path, from_graph=True)):
+        assert all(p.dtype == np.float64 for p in back.parameters())
+        with st.no_grad():
+            np.testing.assert_array_equal(back(x), model(x))
