@@ -14,7 +14,7 @@ from .errors import require_onnx
 
 
 class Traced(NamedTuple):
-    """An ONNX tensor name and the value strided computed for it on the sample input."""
+    """A name (an ONNX tensor's at export, a strided Graph node's at import) and its value on the sample."""
 
     name: str
     value: np.ndarray

@@ -23,18 +23,12 @@ import numpy as np
 
 from .. import nn
 from ..grad_mode import no_grad
+from .builder import Traced
 from .errors import OnnxError, require_onnx
 from .fold import FOLDERS, fold, shape_of
 from .import_ops import CONVERTERS, PASSTHROUGH
 
 META_KEYS = ("name", "class_names", "input_shape", "preprocessing", "metrics")
-
-
-class Traced(NamedTuple):
-    """A strided Graph array: its node (or input) name and its value on the traced sample."""
-
-    name: str
-    value: np.ndarray
 
 
 def load(path, input_shape=None, from_graph: bool = False):
