@@ -74,6 +74,11 @@ def test_predict_and_evaluate_give_the_same_answers_from_the_onnx_file(model_fil
     assert results[0]["accuracy"] == results[1]["accuracy"] and results[0]["images"] == results[1]["images"] == 1000
 
 
+def test_summary_reads_an_onnx_file(model_files, capsys):
+    code, out, _ = cli(capsys, "summary", model_files[1])
+    assert code == 0 and "Total params: 61,706" in out  # LeNet-5's
+
+
 def test_serve_takes_an_onnx_file(model_files):
     from fastapi.testclient import TestClient
 
