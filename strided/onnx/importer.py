@@ -214,7 +214,7 @@ class GraphImporter:
                 raise OnnxError(f"graph output {spec.name!r} is a constant or was not computed")
             traced = self.tensors[spec.name]
             if traced.name in self.graph.input_names or traced.name in outputs:
-                traced = self.add(nn.Identity(), [traced], _named(spec.name))
+                traced = self.add(nn.Identity(), [traced], _StandIn(spec.name))
             outputs.append(traced.name)
         return self.graph.set_outputs(*outputs)
 
@@ -274,7 +274,7 @@ class GraphImporter:
 _PROBE = nn.Graph()
 
 
-class _named(NamedTuple):
+class _StandIn(NamedTuple):
     """A stand-in node (name only) for layers added without an ONNX node of their own."""
 
     name: str
