@@ -17,6 +17,7 @@ COMMANDS = {
     "predict": "classify image files with a model",
     "summary": "print a model's layers, output shapes and parameter counts",
     "serve": "run the HTTP inference service and its web page",
+    "export": "write a model file as ONNX, for onnxruntime and other runtimes",
     "bench": "time strided against PyTorch on the benchmark networks",
 }
 

@@ -42,7 +42,7 @@ class Predictor:
     def __init__(self, path):
         started = time.perf_counter()
         self.path = Path(path)
-        self.model = st_io.load(path)
+        self.model = st_io.load_model(path)  # a strided model file or an ONNX file
         self.load_seconds = time.perf_counter() - started
         meta = self.model.metadata
         pre = meta.get("preprocessing")
@@ -64,7 +64,7 @@ class Predictor:
         self.parameters = param_count(self.model)
         # The version identifies the exact weights served: the start of the file's SHA-256.
         self.version = hashlib.sha256(self.path.read_bytes()).hexdigest()[:12]
-        self.strided_version = st_io.read_metadata(path)["version"]
+        self.strided_version = st_io.writer_version(path)
 
     def predict_batch(self, batch: np.ndarray) -> np.ndarray:
         with no_grad():

@@ -13,7 +13,7 @@ from .datasets import BUILT_IN
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("model", help="a model file written by strided train (.safetensors)")
+    parser.add_argument("model", help="a model file written by strided train (.safetensors), or an ONNX file (.onnx)")
     parser.add_argument("--dataset", default="sample", help=f"{', '.join(BUILT_IN)} or a folder of class sub-folders")
     parser.add_argument("--data-dir", help="where the standard datasets' files are")
     parser.add_argument("--split", choices=["test", "train"], default="test")

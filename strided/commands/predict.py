@@ -11,7 +11,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("model", help="a model file written by strided train (.safetensors)")
+    parser.add_argument("model", help="a model file written by strided train (.safetensors), or an ONNX file (.onnx)")
     parser.add_argument("images", nargs="+", help="image files, or folders of images")
     parser.add_argument("--top-k", type=int, default=3, help="how many classes to show per image (default 3)")
     parser.add_argument("--batch-size", type=int, default=64)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("model", help="a model file written by strided train (.safetensors)")
+    parser.add_argument("model", help="a model file written by strided train (.safetensors), or an ONNX file (.onnx)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--max-batch-size", type=int, default=32, help="inputs gathered into one forward pass")

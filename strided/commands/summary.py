@@ -6,7 +6,7 @@ from .common import parse_shape
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("model", help="a model file (.safetensors) or an architecture name (e.g. resnet_cifar20)")
+    parser.add_argument("model", help="a model file (.safetensors, .onnx) or an architecture name (resnet_cifar20)")
     parser.add_argument("--input-shape", type=parse_shape, help="C,H,W (default: the model file's, or 1,28,28)")
     parser.add_argument("--num-classes", type=int, default=10, help="classes, for an architecture name")
 
@@ -15,7 +15,7 @@ def run(args) -> int:
     import strided as st
 
     if Path(args.model).suffix == ".safetensors" or Path(args.model).exists():
-        model = st.load(args.model)
+        model = st.io.load_model(args.model)  # a model file or an ONNX file
         shape = args.input_shape or tuple(model.metadata.get("input_shape") or (1, 28, 28))
     else:
         shape = args.input_shape or (1, 28, 28)

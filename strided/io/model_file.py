@@ -106,7 +106,8 @@ def read_safetensors(path, missing: str, unreadable: str, with_tensors: bool = T
 def _read(path, with_tensors: bool):
     raw, tensors = read_safetensors(path, "model file", "safetensors file", with_tensors)
     if raw.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: not a strided model file (no '{FORMAT}' marker in its metadata)")
+        raise ModelFileError(f"{path}: not a strided model file (no '{FORMAT}' marker in its metadata); a PyTorch "
+                             "state dict loads into the matching builder: model.load_state_dict(...) (docs/onnx.md)")
     try:
         header = {
             "version": raw["strided.version"],

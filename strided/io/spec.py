@@ -32,7 +32,7 @@ def module_to_spec(module: Module) -> dict:
     if builder is not None:
         return {"builder": builder["name"], "kwargs": _encode(builder["kwargs"])}
     cls = type(module)
-    if getattr(nn, cls.__name__, None) is not cls:
+    if _layer_class(cls.__name__) is not cls:
         raise SpecError(
             f"cannot describe {cls.__module__}.{cls.__name__} in a model file: only strided.nn layers, "
             "containers of them and strided.models builders can be rebuilt without user code"
@@ -53,7 +53,7 @@ def module_from_spec(spec: dict) -> Module:
             raise SpecError(f"architecture spec names an unknown model builder {name!r}")
         return MODEL_BUILDERS[name](**_decode(spec.get("kwargs", {})))
     name = spec.get("class")
-    cls = getattr(nn, name, None) if isinstance(name, str) else None
+    cls = _layer_class(name) if isinstance(name, str) else None
     if not (isinstance(cls, type) and issubclass(cls, Module)):
         raise SpecError(f"architecture spec names an unknown layer {name!r}")
     try:
@@ -62,6 +62,15 @@ def module_from_spec(spec: dict) -> Module:
         return cls(*_decode(spec.get("args", [])), **_decode(spec.get("kwargs", {})))
     except (TypeError, ValueError) as error:
         raise SpecError(f"architecture spec: cannot build {name}: {error}") from error
+
+
+def _layer_class(name: str):
+    """A layer class by name: strided.nn's, then the layers ONNX imports build (strided.onnx.layers, NumPy only)."""
+    if hasattr(nn, name):
+        return getattr(nn, name)
+    from ..onnx import layers as onnx_layers
+
+    return getattr(onnx_layers, name, None) if name in onnx_layers.__all__ else None
 
 
 def _encode(value):
