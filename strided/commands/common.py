@@ -2,6 +2,7 @@
 
 import argparse
 import importlib.util
+import sys
 
 # The import name of each optional dependency -> the name pip knows it by.
 PIP_NAMES = {"PIL": "pillow", "multipart": "python-multipart", "prometheus_client": "prometheus-client"}
@@ -31,6 +32,12 @@ def positive_int(text: str) -> int:
 
 def require_extra(extra: str, *modules: str) -> None:
     """ImportError with the install hint, before any work starts, if one of ``modules`` is missing."""
-    missing = [PIP_NAMES.get(m, m) for m in modules if importlib.util.find_spec(m) is None]
+    missing = [PIP_NAMES.get(m, m) for m in modules if not _importable(m)]
     if missing:
         raise ImportError(f"this needs {', '.join(missing)}: pip install 'strided[{extra}]'")
+
+
+def _importable(module: str) -> bool:
+    if module in sys.modules:
+        return sys.modules[module] is not None  # None: blocked on purpose (as the tests do)
+    return importlib.util.find_spec(module) is not None

@@ -7,20 +7,10 @@ from pathlib import Path
 from .common import positive_int, require_extra
 
 
-def port_number(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is between 0 and 65535, got {port}")
-    return port
-
-
 def add_arguments(parser) -> None:
     parser.add_argument("model", help="a model file written by strided train (.safetensors)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 for every interface")
-    parser.add_argument("--port", type=port_number, default=8000, help="0 to 65535")
+    parser.add_argument("--port", type=int, default=8000, help="0 to 65535")
     parser.add_argument("--max-batch-size", type=positive_int, default=32, help="inputs gathered into one forward pass")
     parser.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a request waits for company")
     parser.add_argument("--max-queue", type=positive_int, default=256, help="inputs waiting before 503 (bounded queue)")
@@ -37,7 +27,8 @@ def add_arguments(parser) -> None:
                         help="seconds a client may stall while sending headers or body (then 408 or closed)")
     parser.add_argument("--limit-concurrency", type=positive_int, default=512,
                         help="open connections past which new requests get 503")
-    parser.add_argument("--workers", type=positive_int, default=1, help="processes, each with its own copy of the model")
+    parser.add_argument("--workers", type=positive_int, default=1,
+                        help="processes, each with its own copy of the model")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
 
@@ -45,6 +36,8 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     if not Path(args.model).is_file():
         raise FileNotFoundError(2, "no such model file", args.model)
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port must be between 0 and 65535, got {args.port}")
     require_extra("serve", "fastapi", "uvicorn", "multipart", "prometheus_client", "PIL", "safetensors")
     _check_port_free(args.host, args.port)
     from ..serve.server import serve

@@ -17,6 +17,7 @@ from PIL import Image
 
 from strided.serve.app import create_app
 from strided.serve.limits import PixelBudget
+
 from .conftest import READ_TIMEOUT, metric_value, png_bytes
 
 
