@@ -9,7 +9,6 @@ description at ``/openapi.json`` lists both request bodies and every status (ope
 
 import asyncio
 import json
-import logging
 import threading
 from pathlib import Path
 
@@ -27,7 +26,6 @@ from .limits import BodyTimeout, BodyTooLarge, PixelBudget, ServiceGuard
 from .metrics import ServiceMetrics
 from .openapi import MAX_INPUTS_PER_REQUEST, PREDICT_BODIES, PREDICT_ERRORS
 
-log = logging.getLogger("strided.serve")
 STATIC = Path(__file__).parent / "static"
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 

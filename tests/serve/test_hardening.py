@@ -179,3 +179,19 @@ def test_fastapi_422_is_one_line_and_counted(client):
     answer = client.post("/predict?top_k=abc", json={"inputs": []})
     assert answer.status_code == 422 and isinstance(answer.json()["detail"], str)
     assert 'strided_errors_total{kind="http_422"}' in client.get("/metrics").text
+
+
+def test_a_bug_of_ours_is_one_500_logged_and_counted(model_path, caplog):
+    app = create_app(model_path)
+
+    def broken():
+        raise RuntimeError("a bug")
+
+    app.state.model.describe = broken
+    with TestClient(app) as test_client:
+        answer = test_client.get("/v1/model")
+        metrics = test_client.get("/metrics").text
+    assert answer.status_code == 500 and answer.json() == {"detail": "internal server error"}
+    assert 'strided_errors_total{kind="internal"} 1.0' in metrics
+    assert 'strided_requests_total{endpoint="/v1/model",status="500"} 1.0' in metrics
+    assert any("unhandled error on /v1/model" in r.getMessage() and r.exc_info for r in caplog.records)
