@@ -193,11 +193,15 @@ def run(args) -> int:
 def prepare_run_folder(out: Path, checkpoint: Path, resume: bool, overwrite: bool) -> bool:
     """Whether to resume from ``checkpoint``; refuses to mix a new run into an old one's folder.
 
-    A run killed before its first checkpoint left config.json and perhaps metrics.jsonl: ``--resume``
-    starts it over from that config (there is nothing else to resume), ``--overwrite`` starts afresh.
+    A run killed before its first checkpoint left config.json and perhaps metrics.jsonl, or only
+    the temporary file of an interrupted write: ``--resume`` starts it over (there is nothing else
+    to resume), ``--overwrite`` starts afresh. Leftover temporaries are removed first.
     """
+    from ..train.run_dir import remove_stale_temporaries
+
     if resume and overwrite:
         raise ValueError("--resume and --overwrite contradict each other: choose one")
+    remove_stale_temporaries(out)
     if overwrite and out.is_dir():
         for name in RUN_FILES:
             (out / name).unlink(missing_ok=True)
@@ -205,10 +209,9 @@ def prepare_run_folder(out: Path, checkpoint: Path, resume: bool, overwrite: boo
     if resume:
         if checkpoint.is_file():
             return True
-        if (out / "config.json").is_file():
-            print(f"{out}: no checkpoint yet (stopped during its first epoch): starting the run over", flush=True)
-            return False
-        raise FileNotFoundError(2, "no checkpoint to resume from", str(checkpoint))
+        print(f"{out}: no checkpoint yet (stopped during its first epoch, or never started): starting the run "
+              "over", flush=True)
+        return False
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"{out} already holds a run: pass --resume to continue it (or start it over if it has no "
                          "checkpoint yet), --overwrite to replace it, or choose another --out")

@@ -22,7 +22,7 @@ from starlette.requests import ClientDisconnect
 from ..predictor import Predictor, UnsupportedImageFormat, open_image_header
 from ..preprocess import DEFAULT_MAX_PIXELS, ImageDecodeError
 from .batcher import BatcherStopped, MicroBatcher, QueueFull
-from .limits import BodyTimeout, BodyTooLarge, PixelBudget, ServiceGuard
+from .limits import BodyTimeout, BodyTooLarge, DecodeBudget, ServiceGuard
 from .metrics import ServiceMetrics
 from .openapi import MAX_INPUTS_PER_REQUEST, PREDICT_BODIES, PREDICT_ERRORS
 
@@ -45,7 +45,8 @@ def create_app(model_path, max_batch_size: int = 32, max_wait_ms: float = 5.0, m
     maximum-size image, or many small ones); ``allowed_hosts``: accepted ``Host`` names, ``"*"`` any;
     ``read_timeout``: seconds a request body may stall (408).
     """
-    budget = PixelBudget(max(decode_pixels or max_pixels, max_pixels))
+    budget = DecodeBudget(max(decode_pixels or max_pixels, max_pixels))
+    json_budget = DecodeBudget(max_body_bytes)  # one largest JSON body parsing at a time, or many small ones
     metrics = ServiceMetrics()
     model = Predictor(model_path)
     metrics.model_load.set(model.load_seconds)
@@ -120,7 +121,7 @@ def create_app(model_path, max_batch_size: int = 32, max_wait_ms: float = 5.0, m
     @app.post("/predict", openapi_extra=PREDICT_BODIES, responses=PREDICT_ERRORS)
     async def predict(request: Request, explain: int = 0, top_k: int = 5):
         with arriving:  # counted until its inputs are queued (or the request fails)
-            inputs = await _read_inputs(request, model, max_pixels, budget)
+            inputs = await _read_inputs(request, model, max_pixels, budget, json_budget)
             if explain and len(inputs) != 1:
                 raise ClientError(422, "explain=1 takes exactly one input")
             futures = [] if explain else _submit_all(batcher, inputs, metrics)
@@ -180,7 +181,8 @@ def _prediction(probabilities: np.ndarray, class_names: list, top_k: int) -> dic
     return {**top[0], "top_k": top}
 
 
-async def _read_inputs(request: Request, model: Predictor, max_pixels: int, budget: PixelBudget) -> list:
+async def _read_inputs(request: Request, model: Predictor, max_pixels: int, budget: DecodeBudget,
+                       json_budget: DecodeBudget) -> list:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
         try:
@@ -195,12 +197,17 @@ async def _read_inputs(request: Request, model: Predictor, max_pixels: int, budg
         data = await upload.read()
         return [await _decode_upload(model, data, upload.filename or "upload", max_pixels, budget)]
     if content_type == "application/json":
-        return await run_in_threadpool(_json_inputs, await request.body(), model.input_shape)
+        body = await request.body()
+        await json_budget.acquire(len(body))
+        try:
+            return await run_in_threadpool(_json_inputs, body, model.input_shape)
+        finally:
+            await json_budget.release(len(body))
     raise ClientError(415, f"expected multipart/form-data (an image in field 'file') or application/json, "
                            f"got {content_type or 'no content type'}")
 
 
-async def _decode_upload(model: Predictor, data: bytes, name: str, max_pixels: int, budget: PixelBudget):
+async def _decode_upload(model: Predictor, data: bytes, name: str, max_pixels: int, budget: DecodeBudget):
     """Read the header, wait until its pixels fit in the decode budget, then decode."""
     try:
         image = await run_in_threadpool(open_image_header, data, max_pixels, name)

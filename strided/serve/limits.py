@@ -14,7 +14,8 @@ a TaskGroup"). For every HTTP request it:
 - turns a client that went away mid-body into a ``client_disconnect`` count, not an error of ours;
 - turns any other exception into a logged 500 JSON, and counts every request by endpoint and status.
 
-``PixelBudget`` bounds how many pixels are being decoded at once across all requests.
+``DecodeBudget`` bounds how much is being decoded at once across all requests: pixels of images,
+bytes of JSON.
 """
 
 import asyncio
@@ -157,19 +158,20 @@ def default_allowed_hosts(bound_to: str) -> tuple:
     return LOOPBACK_HOSTS if bound_to in LOOPBACK_HOSTS or bound_to.startswith("127.") else ("*",)
 
 
-class PixelBudget:
-    """At most ``capacity`` pixels decoding at once; a request waits until its pixels fit.
+class DecodeBudget:
+    """At most ``capacity`` units (pixels, or bytes) decoding at once; a request waits until its share fits.
 
     Decoded memory grows with pixels, not with upload bytes: a 38 KiB PNG can hold 6300x6300
     pixels (40 MB as 8-bit grey, 120 MB once converted to RGB). 32 of them decoding together took
-    the server from 68 MiB to 1,899 MiB; with a budget of one maximum-size image the peak stays
-    near one decode (see docs/serving.md for the figures). Images larger than ``capacity`` are
-    refused earlier by the per-image limit, which is never above it.
+    the server from 68 MiB to 1,899 MiB; with a budget of one maximum-size image, 161 MiB. JSON is
+    the same story in bytes: a 10 MB body of numbers becomes ~80 MB of Python floats, and 32 such
+    bodies took it to 1,416 MiB (docs/serving.md has the figures). A share larger than the
+    capacity waits for an empty budget (the per-image limit keeps images within it anyway).
     """
 
     def __init__(self, capacity: int):
         if capacity < 1:
-            raise ValueError(f"PixelBudget: capacity must be at least 1 pixel, got {capacity}")
+            raise ValueError(f"DecodeBudget: capacity must be at least 1, got {capacity}")
         self.capacity = capacity
         self.in_use = 0
         self._changed, self._loop = None, None

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from strided.serve.app import create_app
-from strided.serve.limits import PixelBudget
+from strided.serve.limits import DecodeBudget
 
 from .conftest import READ_TIMEOUT, metric_value, png_bytes
 
@@ -154,7 +154,7 @@ def test_16_bit_pngs_are_scaled_not_clamped(client, digit_png):
 
 
 def test_the_pixel_budget_never_decodes_more_than_its_capacity():
-    budget, peak = PixelBudget(100), []
+    budget, peak = DecodeBudget(100), []
 
     async def decode(pixels):
         await budget.acquire(pixels)
