@@ -45,7 +45,7 @@ def create_app(model_path, max_batch_size: int = 32, max_wait_ms: float = 5.0, m
     maximum-size image, or many small ones); ``allowed_hosts``: accepted ``Host`` names, ``"*"`` any;
     ``read_timeout``: seconds a request body may stall (408).
     """
-    budget = DecodeBudget(max(decode_pixels or max_pixels, max_pixels))
+    budget = DecodeBudget(decode_pixels or max_pixels)  # an image larger than it decodes alone
     json_budget = DecodeBudget(max_body_bytes)  # one largest JSON body parsing at a time, or many small ones
     metrics = ServiceMetrics()
     model = Predictor(model_path)
