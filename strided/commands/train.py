@@ -21,8 +21,6 @@ DEFAULTS = {
     "image_size": 32, "mode": "RGB", "progress": "auto",
 }
 AUGMENTS = ("none", "light", "crop-flip")
-RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.safetensors", "model.safetensors", "history.png",
-             "confusion_matrix.png")
 
 
 def add_arguments(parser) -> None:
@@ -197,7 +195,7 @@ def prepare_run_folder(out: Path, checkpoint: Path, resume: bool, overwrite: boo
     the temporary file of an interrupted write: ``--resume`` starts it over (there is nothing else
     to resume), ``--overwrite`` starts afresh. Leftover temporaries are removed first.
     """
-    from ..train.run_dir import remove_stale_temporaries
+    from ..train.run_dir import RUN_FILES, remove_stale_temporaries
 
     if resume and overwrite:
         raise ValueError("--resume and --overwrite contradict each other: choose one")

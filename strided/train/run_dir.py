@@ -13,7 +13,10 @@ from pathlib import Path
 from .metrics import confusion_matrix
 
 # atomic_write_bytes' temporary names: "." + the target's name + "." + mkstemp's 8 random characters + ".tmp"
-TEMPORARY_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+TEMPORARY_NAME = re.compile(r"^\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp$")
+# What a run writes into its folder (the Trainer, and `strided train` around it).
+RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.safetensors", "model.safetensors", "history.png",
+             "confusion_matrix.png")
 
 
 def prepare_run(trainer, checkpoint_path) -> None:
@@ -23,11 +26,10 @@ def prepare_run(trainer, checkpoint_path) -> None:
     if missing:
         raise ImportError(f"this run's plots and checkpoints need {', '.join(missing)}: "
                           "pip install 'strided[train]' (or train without run_dir / checkpoint_path)")
-    folders = {Path(trainer.run_dir)} if trainer.run_dir is not None else set()
+    if trainer.run_dir is not None:
+        remove_stale_temporaries(trainer.run_dir)
     if checkpoint_path is not None:
-        folders.add(Path(checkpoint_path).parent)
-    for folder in folders:
-        remove_stale_temporaries(folder)
+        remove_stale_temporaries(Path(checkpoint_path).parent, (Path(checkpoint_path).name,))
 
 
 def _importable(module: str) -> bool:
@@ -36,12 +38,17 @@ def _importable(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def remove_stale_temporaries(folder) -> list:
-    """Delete the temporary files that interrupted atomic writes left in ``folder``; the names removed."""
+def remove_stale_temporaries(folder, targets=RUN_FILES) -> list:
+    """Delete the temporary files that interrupted atomic writes of ``targets`` left in ``folder``.
+
+    Only a run's own files: another program's temporaries in a shared folder are not ours to judge.
+    Returns the names removed.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    stale = [path for path in folder.iterdir() if TEMPORARY_NAME.match(path.name) and path.is_file()]
+    stale = [path for path in folder.iterdir()
+             if (match := TEMPORARY_NAME.match(path.name)) and match["target"] in targets and path.is_file()]
     for path in stale:
         path.unlink(missing_ok=True)
     return [path.name for path in stale]

@@ -18,7 +18,7 @@ def trainer_in(folder):
 
 def test_stale_temporaries_are_removed_and_nothing_else(tmp_path):
     leftovers = [".checkpoint.safetensors.k2j_9xq1.tmp", ".history.png.abcdefgh.tmp"]
-    kept = ["notes.tmp", ".hidden", "my.x.tmp"]
+    kept = ["notes.tmp", ".hidden", "my.x.tmp", ".other.png.abcdefgh.tmp"]  # the last: not a run file
     for name in leftovers + kept:
         (tmp_path / name).write_bytes(b"half written")
     x, y = tiny_data(12)
