@@ -12,6 +12,7 @@ one byte every few seconds, held a connection for as long as it liked). The body
 is ServiceGuard's (limits.py).
 """
 
+import functools
 import json
 import os
 
@@ -27,6 +28,11 @@ def app_from_env():
 
     settings = json.loads(os.environ[CONFIG_ENV])
     return create_app(**settings)
+
+
+@functools.cache
+def _read_timeout() -> float:  # the settings of this process (a worker's too: it inherits the environment)
+    return json.loads(os.environ.get(CONFIG_ENV, "{}")).get("read_timeout", 10.0)
 
 
 class HeaderDeadlineProtocol(H11Protocol):
@@ -46,8 +52,7 @@ class HeaderDeadlineProtocol(H11Protocol):
 
     def _arm_header_deadline(self) -> None:
         self._cancel_header_deadline()  # one deadline per connection: the latest response's
-        seconds = json.loads(os.environ.get(CONFIG_ENV, "{}")).get("read_timeout", 10.0)
-        self._header_deadline = self.loop.call_later(seconds, self._headers_overdue)
+        self._header_deadline = self.loop.call_later(_read_timeout(), self._headers_overdue)
 
     def _cancel_header_deadline(self) -> None:
         deadline = getattr(self, "_header_deadline", None)
