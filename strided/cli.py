@@ -10,6 +10,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 
 COMMANDS = {
     "train": "train a model and write a run folder (model, checkpoint, metrics, plots)",
@@ -51,6 +52,8 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if not os.environ.get("STRIDED_DEBUG"):
+        warnings.showwarning = _one_line_warning(args.command)
     try:
         return importlib.import_module(f"strided.commands.{args.command}").run(args)
     except KeyboardInterrupt:
@@ -71,6 +74,16 @@ def main(argv=None) -> int:
         print(f"strided {args.command}: internal error: {type(error).__name__}: {_one_line(error)} "
               "(set STRIDED_DEBUG=1 for a traceback)", file=sys.stderr)
         return 3
+
+
+def _one_line_warning(command: str):
+    """Warnings as one line, `strided train: warning: ...`, without Python's file:line and source line."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"strided {command}: warning: {_one_line(message) if isinstance(message, Exception) else message}",
+              file=file or sys.stderr)
+
+    return show
 
 
 def _one_line(error: BaseException) -> str:

@@ -3,10 +3,18 @@
 ``strided predict`` and the HTTP service both use it, so they decode, preprocess and score images
 the same way. ``predict_batch`` turns network inputs into class probabilities; ``explain`` also
 returns what every conv and pooling layer produced, compactly, for the web page.
+
+Images come from untrusted bytes in two steps, so a caller can bound memory in between:
+``open_image_header`` reads only the header (format allowlist, pixel limit), ``Predictor.decode_image``
+then decodes the pixels. A model file is refused at load, not at the first prediction, when it
+cannot serve: no parameters, an output that is not one score per class, or fewer (or more) class
+names than outputs.
 """
 
 import base64
 import hashlib
+import io
+import struct
 import time
 from pathlib import Path
 
@@ -16,9 +24,13 @@ from . import io as st_io
 from .functional.shapes import param_count
 from .grad_mode import no_grad
 from .nn.capture import capture_outputs
-from .preprocess import Preprocessing
+from .preprocess import DEFAULT_MAX_PIXELS, ImageDecodeError, Preprocessing
 
 MAX_MAPS_PER_LAYER = 32
+# The formats a client may send; anything else Pillow could open (PCX, SGI, TGA, DDS, QOI, ICO, EPS,
+# which hands the file to Ghostscript) is refused: each decoder is attack surface.
+ACCEPTED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 SHOWN_LAYER_TYPES = ("Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
                      "FractionalMaxPool2d", "GlobalAvgPool2d", "GlobalMaxPool2d")
 
@@ -38,11 +50,72 @@ def to_uint8_maps(maps: np.ndarray) -> dict:
     return {"shape": list(data.shape), "data": base64.b64encode(data.tobytes()).decode("ascii")}
 
 
+class UnsupportedImageFormat(ImageDecodeError):
+    """An image Pillow recognises, in a format outside ``ACCEPTED_FORMATS`` (the service answers 415)."""
+
+
+def load_model(path):
+    """The one place that turns a model file into a model, for predict, evaluate, serve and summary."""
+    return st_io.load_model(path)  # a strided model file, or an ONNX file by its suffix
+
+
+def open_image_header(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "image",
+                      formats=ACCEPTED_FORMATS):
+    """A Pillow image whose header only has been read: an accepted format, at most ``max_pixels``."""
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError as error:
+        raise ImportError("decoding images needs Pillow: pip install 'strided[images]'") from error
+    if not data:
+        raise ImageDecodeError(f"{name}: empty file")
+    try:
+        image = Image.open(io.BytesIO(data), formats=formats)
+    except UnidentifiedImageError:
+        raise _unaccepted_or_unknown(data, name, formats) from None
+    except Image.DecompressionBombError:
+        raise ImageDecodeError(f"{name}: image dimensions are more than the limit of {max_pixels} pixels "
+                               "(a decompression bomb?)") from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, MemoryError) as error:
+        raise ImageDecodeError(f"{name}: damaged or truncated image header ({error})") from None
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageDecodeError(f"{name}: {width}x{height} pixels is more than the limit of {max_pixels}")
+    if width == 0 or height == 0:
+        raise ImageDecodeError(f"{name}: image has no pixels ({width}x{height})")
+    return image
+
+
+def _unaccepted_or_unknown(data: bytes, name: str, formats) -> ImageDecodeError:
+    """Tell an image in another format (415) from bytes that are no image at all (400), by header."""
+    from PIL import Image
+
+    accepted = ", ".join(formats)
+    try:
+        with Image.open(io.BytesIO(data)) as other:  # header parsers only: no pixel is decoded
+            kind = other.format
+    except Exception:  # any parser's failure means the same: not an image
+        return ImageDecodeError(f"{name}: not an image Pillow can decode ({accepted})")
+    return UnsupportedImageFormat(f"{name}: {kind} images are not accepted; send {accepted}")
+
+
+def eight_bit(image):
+    """16-bit greyscale (PNG, TIFF) to 8 bits by the high byte, libpng's strip_16: 257 * k -> k exactly.
+
+    Pillow's own convert('L') clamps instead, which turns every value over 255 into white.
+    """
+    from PIL import Image
+
+    if image.mode not in SIXTEEN_BIT_MODES:
+        return image
+    high = (np.asarray(image).astype(np.uint16, copy=False) >> 8).astype(np.uint8)
+    return Image.fromarray(high, mode="L")
+
+
 class Predictor:
     def __init__(self, path):
         started = time.perf_counter()
         self.path = Path(path)
-        self.model = st_io.load_model(path)  # a strided model file or an ONNX file
+        self.model = load_model(path)
         self.load_seconds = time.perf_counter() - started
         meta = self.model.metadata
         pre = meta.get("preprocessing")
@@ -55,9 +128,21 @@ class Predictor:
         else:
             raise st_io.ModelFileError(f"{path}: the model file records neither an input shape nor preprocessing")
         self.input_shape = tuple(shape) if shape is not None else self.preprocessing.input_shape
-        self.dtype = next(iter(self.model.parameters())).dtype
-        probe = self.predict_batch(np.zeros((1, *self.input_shape), self.dtype))  # also warms the buffers up
+        first = next(iter(self.model.parameters()), None)
+        if first is None:
+            raise st_io.ModelFileError(f"{path}: the model has no parameters: nothing was trained")
+        self.dtype = first.dtype
+        try:
+            probe = self.predict_batch(np.zeros((1, *self.input_shape), self.dtype))  # also warms the buffers up
+        except (ValueError, TypeError, IndexError, MemoryError) as error:
+            raise st_io.ModelFileError(f"{path}: the model cannot run on its input shape "
+                                       f"{list(self.input_shape)}: {error}") from None
+        if probe.ndim != 2:
+            raise st_io.ModelFileError(f"{path}: the model answers shape {list(probe.shape[1:])} per input, "
+                                       "expected one score per class")
         classes = meta.get("class_names") or [str(i) for i in range(probe.shape[1])]
+        if len(classes) != probe.shape[1]:
+            raise st_io.ModelFileError(f"{path}: {len(classes)} class names for {probe.shape[1]} outputs")
         self.class_names = list(classes)
         self.name = meta.get("name") or self.path.stem
         self.metrics = meta.get("metrics") or {}
@@ -65,6 +150,23 @@ class Predictor:
         # The version identifies the exact weights served: the start of the file's SHA-256.
         self.version = hashlib.sha256(self.path.read_bytes()).hexdigest()[:12]
         self.strided_version = st_io.writer_version(path)
+
+    def decode_image(self, image, name: str = "image") -> np.ndarray:
+        """A Pillow image from ``open_image_header`` -> the float32 (C, H, W) network input."""
+        try:
+            image.load()
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error) as error:
+            raise ImageDecodeError(f"{name}: damaged or truncated {image.format or 'image'} data ({error})") from None
+        pre = self.preprocessing
+        return pre.normalize(pre.image_to_uint8(eight_bit(image)))
+
+    def load_file(self, path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+        """An image file -> the network input, as the service decodes an upload."""
+        try:
+            data = Path(path).read_bytes()
+        except OSError as error:
+            raise ImageDecodeError(f"{path}: cannot read ({error.strerror or error})") from None
+        return self.decode_image(open_image_header(data, max_pixels, str(path)), str(path))
 
     def predict_batch(self, batch: np.ndarray) -> np.ndarray:
         with no_grad():

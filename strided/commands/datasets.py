@@ -5,10 +5,12 @@ from pathlib import Path
 BUILT_IN = ("sample", "mnist", "fashion-mnist", "kmnist", "cifar10")
 
 
-def open_dataset(name: str, data_dir=None, train: bool = True, mode: str | None = None, size=None):
+def open_dataset(name: str, data_dir=None, train: bool = True, mode: str | None = None, size=None,
+                 download: bool = False):
     """The dataset called ``name`` (its training or test split), and whether it has a separate test split.
 
-    ``mode`` and ``size`` apply to image folders (the built-in datasets have fixed ones).
+    ``mode`` and ``size`` apply to image folders (the built-in datasets have fixed ones); ``download``
+    fetches a standard dataset that is not on disk yet.
     """
     from .. import data
 
@@ -17,7 +19,12 @@ def open_dataset(name: str, data_dir=None, train: bool = True, mode: str | None 
     classes = {"mnist": data.MNIST, "fashion-mnist": data.FashionMNIST, "kmnist": data.KMNIST,
                "cifar10": data.CIFAR10}
     if name in classes:
-        return classes[name](root=data_dir, train=train), True
+        try:
+            return classes[name](root=data_dir, train=train, download=download), True
+        except (OSError, ValueError) as error:  # the library's advice names its argument; give the flag's
+            if "download=True" not in str(error):
+                raise
+            raise type(error)(str(error).replace("pass download=True", "pass --download")) from None
     folder = Path(name).expanduser()
     if folder.is_dir():
         return data.ImageFolder(folder, mode=mode or "RGB", size=size or (32, 32), on_error="skip"), False

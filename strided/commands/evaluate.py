@@ -9,7 +9,10 @@ import json
 
 import numpy as np
 
+from .common import positive_int
 from .datasets import BUILT_IN
+
+TOP_K = 5  # top-5 accuracy is reported only for models with more classes than that (else it is always 1)
 
 
 def add_arguments(parser) -> None:
@@ -17,7 +20,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dataset", default="sample", help=f"{', '.join(BUILT_IN)} or a folder of class sub-folders")
     parser.add_argument("--data-dir", help="where the standard datasets' files are")
     parser.add_argument("--split", choices=["test", "train"], default="test")
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=positive_int, default=256)
+    parser.add_argument("--download", action="store_true", help="fetch a standard dataset that is not on disk")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -29,7 +33,8 @@ def run(args) -> int:
 
     predictor = Predictor(args.model)
     pre = predictor.preprocessing
-    dataset, has_test = open_dataset(args.dataset, args.data_dir, args.split == "train", pre.mode, pre.size)
+    dataset, has_test = open_dataset(args.dataset, args.data_dir, args.split == "train", pre.mode, pre.size,
+                                     args.download)
     split = args.split if has_test else "all images"
     if list(dataset.classes) != predictor.class_names:
         raise ValueError(f"{args.dataset} has classes {list(dataset.classes)[:12]}, but the model was trained on "
@@ -47,13 +52,14 @@ def run(args) -> int:
     report = classification_report(y, scores, class_names=names)
     matrix = confusion_matrix(y, scores, num_classes=len(names))
     result = {"model": str(args.model), "dataset": args.dataset, "split": split, "images": int(len(y)),
-              "accuracy": report["accuracy"], "top5_accuracy": top_k_accuracy(y, scores, min(5, len(names))),
+              "accuracy": report["accuracy"],
+              "top5_accuracy": top_k_accuracy(y, scores, TOP_K) if len(names) > TOP_K else None,
               "per_class": {n: report[n] for n in names}, "confusion_matrix": matrix.tolist()}
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"{args.model} on {args.dataset} ({split}, {len(y)} images): accuracy {result['accuracy']:.4f}, "
-          f"top-5 {result['top5_accuracy']:.4f}\n")
+    top5 = f", top-5 {result['top5_accuracy']:.4f}" if result["top5_accuracy"] is not None else ""
+    print(f"{args.model} on {args.dataset} ({split}, {len(y)} images): accuracy {result['accuracy']:.4f}{top5}\n")
     width = max(len(n) for n in names) + 2
     print(f"{'class':<{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
     for n in names:

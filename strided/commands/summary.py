@@ -14,8 +14,10 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     import strided as st
 
+    from ..predictor import load_model
+
     if Path(args.model).suffix == ".safetensors" or Path(args.model).exists():
-        model = st.io.load_model(args.model)  # a model file or an ONNX file
+        model = load_model(args.model)  # a model file or an ONNX file
         shape = args.input_shape or tuple(model.metadata.get("input_shape") or (1, 28, 28))
     else:
         shape = args.input_shape or (1, 28, 28)

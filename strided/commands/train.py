@@ -3,12 +3,15 @@
 Settings come from the defaults below, then ``--config FILE`` (JSON), then the flags given on the
 command line; the result is written to ``config.json`` in the run folder, so ``--config
 RUN/config.json`` repeats a run. ``--resume`` continues a killed run from its last checkpoint and
-ends with the same weights as an uninterrupted run.
+ends with the same weights as an uninterrupted run; a run killed before its first checkpoint is
+started over from its config.json, and ``--overwrite`` starts any run folder afresh. The optional
+dependencies (plots, model files) are checked before the dataset is even opened.
 """
 
 import json
 from pathlib import Path
 
+from .common import require_extra
 from .datasets import BUILT_IN
 
 DEFAULTS = {
@@ -46,6 +49,21 @@ def add_arguments(parser) -> None:
     flag("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     flag("--config", help="a JSON file of settings (e.g. an earlier run's config.json)")
     flag("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    flag("--overwrite", action="store_true", help="start afresh in --out, deleting the run there")
+    flag("--download", action="store_true", help="fetch a standard dataset that is not on disk yet")
+    _show_defaults(parser)
+
+
+def _show_defaults(parser) -> None:
+    """Each flag's help ends with its default (the parser's own defaults are None: see above), and
+    --model lists the architectures."""
+    from ..models.registry import MODEL_BUILDERS
+
+    for action in parser._actions:
+        if action.dest == "model":
+            action.help += f"; one of {', '.join(sorted(MODEL_BUILDERS))}"
+        if action.dest in DEFAULTS and DEFAULTS[action.dest] is not None and "(default" not in (action.help or ""):
+            action.help = f"{action.help or ''} (default: {DEFAULTS[action.dest]})".strip()
 
 
 def settings_from(args) -> dict:
@@ -69,8 +87,8 @@ def settings_from(args) -> dict:
             raise ValueError(f"{config}: unknown settings {unknown}")
         settings.update(loaded)
     settings.update({k: v for k, v in vars(args).items() if k in DEFAULTS and v is not None})
-    if not 0 < settings["val_split"] < 1:
-        raise ValueError(f"--val-split must be between 0 and 1, got {settings['val_split']}")
+    if not 0 <= settings["val_split"] < 1:
+        raise ValueError(f"--val-split must be at least 0 and below 1, got {settings['val_split']}")
     for key in ("epochs", "batch_size"):
         if settings[key] < 1:
             raise ValueError(f"--{key.replace('_', '-')} must be at least 1, got {settings[key]}")
@@ -120,18 +138,21 @@ def run(args) -> int:
     from ..preprocess import Preprocessing
     from .datasets import open_dataset
 
+    require_extra("train", "matplotlib", "safetensors", "PIL")
     settings = settings_from(args)
     out = Path(settings["out"])
     checkpoint = out / "checkpoint.safetensors"
-    if out.exists() and any(out.iterdir()) and not args.resume:
-        raise ValueError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
-    if args.resume and not checkpoint.is_file():
-        raise FileNotFoundError(2, "no checkpoint to resume from", str(checkpoint))
+    resume = prepare_run_folder(out, checkpoint, args.resume, args.overwrite)
     st.manual_seed(settings["seed"])
     size = (settings["image_size"],) * 2
-    full, has_test = open_dataset(settings["dataset"], settings["data_dir"], True, settings["mode"], size)
-    train_part, val_part = stratified_split(full, [1 - settings["val_split"], settings["val_split"]],
-                                            seed=settings["seed"])
+    full, has_test = open_dataset(settings["dataset"], settings["data_dir"], True, settings["mode"], size,
+                                  args.download)
+    print(f"{settings['dataset']}: {len(full)} images in {len(full.classes)} classes", flush=True)
+    if settings["val_split"] > 0:
+        train_part, val_part = stratified_split(full, [1 - settings["val_split"], settings["val_split"]],
+                                                seed=settings["seed"])
+    else:
+        train_part, val_part = full, None
     images, _ = full[:1]
     channels, height, width = images.shape[1:]
     mean, std = compute_mean_std(train_part)
@@ -139,7 +160,7 @@ def run(args) -> int:
     normalise = preprocessing.transform().transforms
     train_loader = DataLoader(train_part, settings["batch_size"], shuffle=True, seed=settings["seed"],
                               transform=T.Compose(augmentation(settings["augment"], (height, width)) + normalise))
-    val_loader = DataLoader(val_part, 256, transform=T.Compose(normalise))
+    val_loader = None if val_part is None else DataLoader(val_part, 256, transform=T.Compose(normalise))
 
     model = st.models.build_model(settings["model"], num_classes=len(full.classes), in_channels=channels)
     optimizer = build_optimizer(settings, model.parameters())
@@ -152,16 +173,44 @@ def run(args) -> int:
         progress=False if args.quiet else settings["progress"], verbose=0 if args.quiet else 1,
         class_names=full.classes)
     history = trainer.fit(train_loader, val_loader, epochs=settings["epochs"], checkpoint_path=checkpoint,
-                          resume=args.resume)
+                          resume=resume)
     final = history[-1] if len(history) else {}
     metrics = {k: float(v) for k, v in final.items() if k in ("loss", "accuracy", "val_loss", "val_accuracy")}
     st.save(model, out / "model.safetensors", name=f"{settings['model']}-{settings['dataset']}".replace("/", "_"),
             class_names=list(full.classes), input_shape=[channels, height, width],
             preprocessing=preprocessing.to_dict(), metrics=metrics)
     if has_test:
-        test_set, _ = open_dataset(settings["dataset"], settings["data_dir"], False)
+        test_set, _ = open_dataset(settings["dataset"], settings["data_dir"], False, download=args.download)
         metrics["test_accuracy"] = trainer.evaluate(DataLoader(test_set, 256, transform=T.Compose(normalise)))[
             "accuracy"]
     summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
     print(f"saved {out / 'model.safetensors'} ({summary})")
     return 0
+
+
+def prepare_run_folder(out: Path, checkpoint: Path, resume: bool, overwrite: bool) -> bool:
+    """Whether to resume from ``checkpoint``; refuses to mix a new run into an old one's folder.
+
+    A run killed before its first checkpoint left config.json and perhaps metrics.jsonl, or only
+    the temporary file of an interrupted write: ``--resume`` starts it over (there is nothing else
+    to resume), ``--overwrite`` starts afresh. Leftover temporaries are removed first.
+    """
+    from ..train.run_dir import RUN_FILES, remove_stale_temporaries
+
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite contradict each other: choose one")
+    remove_stale_temporaries(out)
+    if overwrite and out.is_dir():
+        for name in RUN_FILES:
+            (out / name).unlink(missing_ok=True)
+        return False
+    if resume:
+        if checkpoint.is_file():
+            return True
+        print(f"{out}: no checkpoint yet (stopped during its first epoch, or never started): starting the run "
+              "over", flush=True)
+        return False
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"{out} already holds a run: pass --resume to continue it (or start it over if it has no "
+                         "checkpoint yet), --overwrite to replace it, or choose another --out")
+    return False

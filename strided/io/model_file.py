@@ -23,6 +23,8 @@ from .spec import SpecError, module_from_spec, module_to_spec
 
 FORMAT = "strided-model"
 META_KEYS = ("name", "class_names", "input_shape", "preprocessing", "metrics")
+SAFETENSORS_KINDS = {"F16": "f", "BF16": "f", "F32": "f", "F64": "f", "BOOL": "b", "I8": "i", "I16": "i",
+                     "I32": "i", "I64": "i", "U8": "u", "U16": "u", "U32": "u", "U64": "u"}
 
 
 class ModelFileError(ValueError):
@@ -67,13 +69,22 @@ def read_metadata(path) -> dict:
 def load(path):
     """Rebuild the model stored in ``path``, load its weights, and attach ``model.metadata``.
 
-    The model comes back in eval mode, ready for inference.
+    The model comes back in eval mode, ready for inference. Nothing is allocated for the weights
+    before the architecture has been checked against the file's tensor headers (names, shapes,
+    dtypes), so a file costs at most its own size plus the model it truly holds; tensors that are
+    not finite, or integers where the model has floating-point weights, are refused.
     """
-    header, tensors = _read(path, with_tensors=True)
+    header, headers = _read(path, with_tensors=False)
     try:
-        model = module_from_spec(header["spec"])
+        model = module_from_spec(header["spec"], initialise=False)
     except SpecError as error:
         raise ModelFileError(f"{path}: {error}") from error
+    expected = model.state_dict()
+    _check_tensor_headers(path, expected, headers)
+    _, tensors = read_safetensors(path, "model file", "safetensors file")
+    for name, array in tensors.items():
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise ModelFileError(f"{path}: tensor '{name}' holds NaN or infinite values")
     dtypes = {array.dtype for name, array in tensors.items() if np.issubdtype(array.dtype, np.floating)}
     if len(dtypes) == 1:
         model.to(dtypes.pop())
@@ -85,8 +96,30 @@ def load(path):
     return model.eval()
 
 
+def _check_tensor_headers(path, expected: dict, headers: dict) -> None:
+    """The file's tensors must be exactly the model's state dict: same names, shapes and kinds of dtype."""
+    missing = [name for name in expected if name not in headers]
+    unexpected = [name for name in headers if name not in expected]
+    if missing or unexpected:
+        raise ModelFileError(f"{path}: the weights do not fit the architecture: missing tensors {missing[:8]}, "
+                             f"unexpected tensors {unexpected[:8]}")
+    for name, array in expected.items():
+        shape, dtype = headers[name]
+        if tuple(shape) != np.shape(array):
+            raise ModelFileError(f"{path}: the weights do not fit the architecture: '{name}' expects shape "
+                                 f"{np.shape(array)}, got {tuple(shape)}")
+        kind = SAFETENSORS_KINDS.get(dtype, "?")
+        wanted = np.asarray(array).dtype.kind
+        if kind != wanted and {kind, wanted} != {"i", "u"}:
+            what = "a floating-point" if wanted == "f" else "an integer" if wanted in "iu" else f"a {wanted}"
+            raise ModelFileError(f"{path}: tensor '{name}' is stored as {dtype}, the architecture expects "
+                                 f"{what} tensor")
+
+
 def read_safetensors(path, missing: str, unreadable: str, with_tensors: bool = True):
-    """(metadata, tensors or None) of a safetensors file; ModelFileError naming the file otherwise.
+    """(metadata, tensors) of a safetensors file; ModelFileError naming the file otherwise.
+
+    Without ``with_tensors`` the tensors are only described: name -> (shape, dtype name).
 
     Model files and checkpoints share this: ``missing`` and ``unreadable`` name what was expected.
     """
@@ -97,7 +130,11 @@ def read_safetensors(path, missing: str, unreadable: str, with_tensors: bool = T
     try:
         with safetensors.safe_open(str(path), framework="numpy") as reader:
             metadata = reader.metadata() or {}
-            tensors = {name: reader.get_tensor(name) for name in reader.keys()} if with_tensors else None
+            if with_tensors:
+                tensors = {name: reader.get_tensor(name) for name in reader.keys()}
+            else:  # only the header: (shape, dtype) of each tensor, nothing read or allocated
+                tensors = {name: (reader.get_slice(name).get_shape(), reader.get_slice(name).get_dtype())
+                           for name in reader.keys()}
     except Exception as error:  # safetensors raises its own error types for bad headers and sizes
         raise ModelFileError(f"{path}: not a readable {unreadable} ({error})") from error
     return metadata, tensors
@@ -114,6 +151,21 @@ def _read(path, with_tensors: bool):
             "spec": json.loads(raw["strided.spec"]),
             "meta": json.loads(raw["strided.meta"]),
         }
-    except (KeyError, json.JSONDecodeError) as error:
-        raise ModelFileError(f"{path}: damaged strided metadata ({error})") from error
+    except (KeyError, json.JSONDecodeError, RecursionError) as error:
+        raise ModelFileError(f"{path}: damaged strided metadata ({type(error).__name__}: {error})") from None
+    if not isinstance(header["spec"], dict) or not isinstance(header["meta"], dict):
+        raise ModelFileError(f"{path}: damaged strided metadata (spec and meta must be JSON objects)")
+    _check_meta(path, header["meta"])
     return header, tensors
+
+
+def _check_meta(path, meta: dict) -> None:
+    names, shape = meta.get("class_names"), meta.get("input_shape")
+    if names is not None and not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
+        raise ModelFileError(f"{path}: class_names must be a non-empty list of strings, got {str(names)[:80]}")
+    if shape is not None and not (isinstance(shape, list) and len(shape) == 3
+                                  and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)):
+        raise ModelFileError(f"{path}: input_shape must be three positive integers [C, H, W], got {str(shape)[:80]}")
+    for key in ("preprocessing", "metrics"):
+        if meta.get(key) is not None and not isinstance(meta[key], dict):
+            raise ModelFileError(f"{path}: {key} must be a JSON object, got {type(meta[key]).__name__}")

@@ -1,16 +1,15 @@
 """The HTTP inference service: FastAPI routes over a Predictor and a MicroBatcher.
 
 Every failure a client can cause is answered with a status code and a one-line JSON
-``{"detail": ...}``, never a traceback: 400 undecodable image or missing field, 413 body too
-large, 415 wrong content type, 422 JSON of the wrong shape or with non-finite numbers, 503 queue
-full (with Retry-After) or not ready.
+``{"detail": ...}``, never a traceback: 400 undecodable image, missing field or host not allowed,
+408 body stalled, 413 body too large, 415 wrong content type or image format, 422 JSON of the wrong
+shape or with numbers out of range, 503 queue full (with Retry-After) or not ready. The OpenAPI
+description at ``/openapi.json`` lists both request bodies and every status (openapi.py).
 """
 
 import asyncio
 import json
-import logging
 import threading
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -20,17 +19,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
-from ..predictor import Predictor
+from ..predictor import Predictor, UnsupportedImageFormat, open_image_header
 from ..preprocess import DEFAULT_MAX_PIXELS, ImageDecodeError
 from .batcher import BatcherStopped, MicroBatcher, QueueFull
 from .explain import ExplainError, ExplainQuery, Method
-from .limits import BodySizeLimit, BodyTooLarge
+from .limits import BodyTimeout, BodyTooLarge, DecodeBudget, ServiceGuard
 from .metrics import ServiceMetrics
+from .openapi import MAX_INPUTS_PER_REQUEST, PREDICT_BODIES, PREDICT_ERRORS
 
-log = logging.getLogger("strided.serve")
 STATIC = Path(__file__).parent / "static"
-MAX_INPUTS_PER_REQUEST = 256
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class ClientError(Exception):
@@ -40,8 +40,16 @@ class ClientError(Exception):
 
 
 def create_app(model_path, max_batch_size: int = 32, max_wait_ms: float = 5.0, max_queue: int = 256,
-               max_body_bytes: int = 10 * 1024 * 1024, max_pixels: int = DEFAULT_MAX_PIXELS) -> FastAPI:
-    """Load the model once and build the app (the batcher starts here, stops at shutdown)."""
+               max_body_bytes: int = 10 * 1024 * 1024, max_pixels: int = DEFAULT_MAX_PIXELS,
+               decode_pixels: int | None = None, allowed_hosts=("*",), read_timeout: float = 10.0) -> FastAPI:
+    """Load the model once and build the app (the batcher starts here, stops at shutdown).
+
+    ``decode_pixels``: pixels decoded at once across all requests (default ``max_pixels``: one
+    maximum-size image, or many small ones); ``allowed_hosts``: accepted ``Host`` names, ``"*"`` any;
+    ``read_timeout``: seconds a request body may stall (408).
+    """
+    budget = DecodeBudget(decode_pixels or max_pixels)  # an image larger than it decodes alone
+    json_budget = DecodeBudget(max_body_bytes)  # one largest JSON body parsing at a time, or many small ones
     metrics = ServiceMetrics()
     model = Predictor(model_path)
     metrics.model_load.set(model.load_seconds)
@@ -63,20 +71,6 @@ def create_app(model_path, max_batch_size: int = 32, max_wait_ms: float = 5.0, m
     app.state.model, app.state.batcher, app.state.metrics = model, batcher, metrics
     page = (STATIC / "index.html").read_text(encoding="utf-8")
 
-    @app.middleware("http")
-    async def count_requests(request: Request, call_next):
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception:  # a bug of ours: log it here, tell the client nothing internal
-            log.exception("unhandled error on %s", request.url.path)
-            metrics.errors.labels("internal").inc()
-            response = JSONResponse({"detail": "internal server error"}, status_code=500)
-        endpoint = request.url.path if request.url.path in KNOWN_PATHS else "other"
-        metrics.requests.labels(endpoint, str(response.status_code)).inc()
-        metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
-        return response
-
     @app.exception_handler(ClientError)
     async def client_error(request: Request, error: ClientError):
         metrics.errors.labels(f"http_{error.status}").inc()
@@ -91,9 +85,20 @@ def create_app(model_path, max_batch_size: int = 32, max_wait_ms: float = 5.0, m
         return JSONResponse({"detail": problems}, status_code=422)
 
     @app.exception_handler(BodyTooLarge)
-    async def too_large(request: Request, error: BodyTooLarge):
-        metrics.errors.labels("http_413").inc()
-        return JSONResponse({"detail": str(error)}, status_code=413)
+    @app.exception_handler(BodyTimeout)
+    async def body_refused(request: Request, error: Exception):
+        status = 413 if isinstance(error, BodyTooLarge) else 408
+        metrics.errors.labels(f"http_{status}").inc()
+        return JSONResponse({"detail": str(error)}, status_code=status, headers={"Connection": "close"})
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, error: ClientDisconnect):
+        metrics.errors.labels("client_disconnect").inc()  # not ours: nobody is left to answer
+        return Response(status_code=499)  # nginx's "client closed request", for the request counter
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, error: Exception):  # a bug of ours; ServiceGuard logs and counts it
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
 
     @app.get("/", response_class=HTMLResponse)
     async def index():
@@ -118,10 +123,10 @@ def create_app(model_path, max_batch_size: int = 32, max_wait_ms: float = 5.0, m
     async def prometheus():
         return Response(metrics.render(), media_type=metrics.content_type)
 
-    @app.post("/predict")
+    @app.post("/predict", openapi_extra=PREDICT_BODIES, responses=PREDICT_ERRORS)
     async def predict(request: Request, explain: Annotated[ExplainQuery, Depends()], top_k: int = 5):
         with arriving:  # counted until its inputs are queued (or the request fails)
-            inputs = await _read_inputs(request, model, max_pixels)
+            inputs = await _read_inputs(request, model, max_pixels, budget, json_budget)
             if explain and len(inputs) != 1:
                 raise ClientError(422, f"explain={explain.method.value} takes exactly one input")
             futures = [] if explain else _submit_all(batcher, inputs, metrics)
@@ -146,13 +151,8 @@ def create_app(model_path, max_batch_size: int = 32, max_wait_ms: float = 5.0, m
                                if explain.method is Method.maps else result["explain"])
         return body
 
-    KNOWN_PATHS = {route.path for route in app.routes}
-
-    def refused_unread(path: str) -> None:  # a declared size over the limit is answered before the app runs
-        metrics.requests.labels(path if path in KNOWN_PATHS else "other", "413").inc()
-        metrics.errors.labels("http_413").inc()
-
-    return BodySizeLimit(app, max_body_bytes, on_reject=refused_unread)
+    return ServiceGuard(app, max_body_bytes, allowed_hosts, read_timeout, metrics,
+                        known_paths={route.path for route in app.routes})
 
 
 class _Counter:
@@ -185,33 +185,57 @@ def _submit_all(batcher: MicroBatcher, inputs: list, metrics: ServiceMetrics) ->
 
 
 def _prediction(probabilities: np.ndarray, class_names: list, top_k: int) -> dict:
+    if not np.isfinite(probabilities).all():  # finite inputs can still overflow inside the network
+        raise ClientError(422, "the model's output for this input is not finite (inputs too large?)")
     order = np.argsort(-probabilities, kind="stable")[: max(1, min(top_k, len(class_names)))]
     top = [{"class": class_names[i], "index": int(i), "probability": float(probabilities[i])} for i in order]
     return {**top[0], "top_k": top}
 
 
-async def _read_inputs(request: Request, model: Predictor, max_pixels: int) -> list:
+async def _read_inputs(request: Request, model: Predictor, max_pixels: int, budget: DecodeBudget,
+                       json_budget: DecodeBudget) -> list:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
         try:
             form = await request.form()
-        except BodyTooLarge:
+        except (BodyTooLarge, BodyTimeout, ClientDisconnect):
             raise
         except Exception as error:  # python-multipart's parse errors
-            raise ClientError(400, f"malformed multipart body: {error}") from None
+            raise ClientError(400, f"malformed multipart body: {_one_line(error)}") from None
         upload = form.get("file")
         if upload is None or not hasattr(upload, "read"):
             raise ClientError(400, "expected an image in the multipart field 'file'")
         data = await upload.read()
-        name = upload.filename or "upload"
-        try:
-            return [await run_in_threadpool(model.preprocessing.decode, data, max_pixels, name)]
-        except ImageDecodeError as error:
-            raise ClientError(400, str(error)) from None
+        return [await _decode_upload(model, data, upload.filename or "upload", max_pixels, budget)]
     if content_type == "application/json":
-        return _json_inputs(await request.body(), model.input_shape)
+        body = await request.body()
+        await json_budget.acquire(len(body))
+        try:
+            return await run_in_threadpool(_json_inputs, body, model.input_shape)
+        finally:
+            await json_budget.release(len(body))
     raise ClientError(415, f"expected multipart/form-data (an image in field 'file') or application/json, "
                            f"got {content_type or 'no content type'}")
+
+
+async def _decode_upload(model: Predictor, data: bytes, name: str, max_pixels: int, budget: DecodeBudget):
+    """Read the header, wait until its pixels fit in the decode budget, then decode."""
+    try:
+        image = await run_in_threadpool(open_image_header, data, max_pixels, name)
+        pixels = image.size[0] * image.size[1]
+        await budget.acquire(pixels)
+        try:
+            return await run_in_threadpool(model.decode_image, image, name)
+        finally:
+            await budget.release(pixels)
+    except UnsupportedImageFormat as error:
+        raise ClientError(415, str(error)) from None
+    except ImageDecodeError as error:
+        raise ClientError(400, str(error)) from None
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def _json_inputs(body: bytes, input_shape: tuple) -> list:
@@ -219,6 +243,8 @@ def _json_inputs(body: bytes, input_shape: tuple) -> list:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise ClientError(400, f"body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise ClientError(400, "body is not valid JSON: nested too deeply") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list) or not payload["inputs"]:
         raise ClientError(422, 'expected {"inputs": [array, ...]} with at least one array')
     if len(payload["inputs"]) > MAX_INPUTS_PER_REQUEST:
@@ -227,12 +253,16 @@ def _json_inputs(body: bytes, input_shape: tuple) -> list:
     for i, item in enumerate(payload["inputs"]):
         try:
             x = np.asarray(item, dtype=np.float64)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):
             raise ClientError(422, f"inputs[{i}] is not a rectangular array of numbers") from None
+        except OverflowError:  # an integer of hundreds of digits
+            raise ClientError(422, f"inputs[{i}] holds a number too large for a float") from None
         if x.shape != tuple(input_shape):
             raise ClientError(422, f"inputs[{i}] has shape {list(x.shape)}, expected {list(input_shape)}")
         if not np.isfinite(x).all():
             raise ClientError(422, f"inputs[{i}] contains NaN or infinite values")
+        if np.abs(x).max(initial=0.0) > FLOAT32_MAX:
+            raise ClientError(422, f"inputs[{i}] holds numbers beyond float32's range (+-{FLOAT32_MAX:.3g})")
         inputs.append(x)
     return inputs
 

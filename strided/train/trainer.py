@@ -31,7 +31,7 @@ from .callbacks import Callback, MetricsLogger
 from .checkpoint import CheckpointMixin
 from .clip import clip_grad_norm_
 from .progress import EpochProgress, History, bars_wanted, format_summary
-from .run_dir import class_names_of, write_confusion_matrix_plot, write_history_plot
+from .run_dir import class_names_of, prepare_run, write_confusion_matrix_plot, write_history_plot
 from .running import RunningMetrics, resolve_metrics
 
 __all__ = ["NonFiniteLossError", "Trainer"]
@@ -133,6 +133,7 @@ class Trainer(CheckpointMixin):
             raise ValueError(f"Trainer.fit: epochs must be a positive integer, got {epochs!r}")
         if resume and checkpoint_path is None:
             raise ValueError("Trainer.fit: resume=True needs a checkpoint_path")
+        prepare_run(self, checkpoint_path)
         self._train_loader = train_loader
         resumed = resume and Path(checkpoint_path).is_file()
         if resumed:

@@ -7,6 +7,7 @@ import pytest
 
 import strided as st
 
+READ_TIMEOUT = 1.5  # seconds, for the hardened server: short, so the stall tests are quick
 CLASSES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
@@ -32,6 +33,16 @@ def png_bytes(array: np.ndarray, fmt: str = "PNG") -> bytes:
 @pytest.fixture(scope="session")
 def model_path(tmp_path_factory):
     return make_model_file(tmp_path_factory.mktemp("model") / "digits.safetensors")
+
+
+@pytest.fixture(scope="session")
+def hardened_server(model_path):
+    """One real `strided serve` for the edge and fuzz tests: a 1 MiB body limit, a short read timeout."""
+    from strided.serve.loadtest import LiveServer
+
+    running = LiveServer(model_path, "--max-body-mb", "1", "--read-timeout", str(READ_TIMEOUT))
+    yield running
+    running.stop()
 
 
 @pytest.fixture(scope="session")
