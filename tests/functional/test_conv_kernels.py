@@ -8,7 +8,6 @@ import torch.nn.functional as F
 
 import strided as st
 from strided.functional import args, fast, reference
-from strided.functional.fast import conv as fast_conv
 from strided.functional.fast import conv_layout
 from strided.functional.reference import conv as reference_conv
 from tests.helpers import TOLERANCE, assert_close

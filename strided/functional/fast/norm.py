@@ -26,7 +26,7 @@ SPREAD_MIN_SAMPLES = 4
 
 def _rows(a: np.ndarray) -> np.ndarray:
     """a as (N, C * L): one row per sample."""
-    return a.reshape(a.shape[0], -1)
+    return a.reshape(a.shape[0], math.prod(a.shape[1:]))
 
 
 def _spread(values: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -45,7 +45,7 @@ def _channel_op(op, a: np.ndarray, values: np.ndarray, out: np.ndarray | None = 
 
 
 def _as_ncl(a: np.ndarray) -> np.ndarray:
-    return a.reshape(a.shape[0], a.shape[1], -1)
+    return a.reshape(a.shape[0], a.shape[1], math.prod(a.shape[2:]))
 
 
 def channel_sum(a: np.ndarray) -> np.ndarray:

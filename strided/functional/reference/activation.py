@@ -1,7 +1,7 @@
 """Activation functions, the textbook way: each forward, and right under it the derivative its backward uses.
 
-A forward returns (y, ctx); ``ctx.backward(g)`` returns dL/dx from g = dL/dy. Softmax and log-softmax
-act along one axis ``dim``; the others elementwise.
+A forward returns (y, ctx); ``ctx.backward(grad_out)`` returns dL/dx from grad_out = dL/dy (g below).
+Softmax and log-softmax act along one axis ``dim``; the others elementwise.
 """
 
 import math
@@ -21,8 +21,8 @@ def relu_forward(x, need_backward=True, out=None):
     return y, _keep(relu_backward, need_backward, y=y)
 
 
-def relu_backward(ctx, g):
-    return np.where(ctx.y > 0, g, 0).astype(g.dtype)  # dy/dx = 1 where y > 0 (x > 0), else 0 (at 0 too)
+def relu_backward(ctx, grad_out):
+    return np.where(ctx.y > 0, grad_out, 0).astype(grad_out.dtype)  # dy/dx = 1 where y > 0 (x > 0), else 0
 
 
 def leaky_relu_forward(x, negative_slope=0.01, need_backward=True):
@@ -30,8 +30,8 @@ def leaky_relu_forward(x, negative_slope=0.01, need_backward=True):
     return y, _keep(leaky_relu_backward, need_backward, x=x, slope=negative_slope)
 
 
-def leaky_relu_backward(ctx, g):
-    return np.where(ctx.x > 0, g, g * ctx.slope)  # dy/dx = 1 or slope
+def leaky_relu_backward(ctx, grad_out):
+    return np.where(ctx.x > 0, grad_out, grad_out * ctx.slope)  # dy/dx = 1 or slope
 
 
 def elu_forward(x, alpha=1.0, need_backward=True):
@@ -39,8 +39,9 @@ def elu_forward(x, alpha=1.0, need_backward=True):
     return y.astype(x.dtype, copy=False), _keep(elu_backward, need_backward, x=x, alpha=alpha)
 
 
-def elu_backward(ctx, g):
-    return np.where(ctx.x > 0, g, g * ctx.alpha * np.exp(np.minimum(ctx.x, 0)))  # dy/dx = 1 or alpha * exp(x)
+def elu_backward(ctx, grad_out):
+    # dy/dx = 1 for x > 0, else alpha * exp(x)
+    return np.where(ctx.x > 0, grad_out, grad_out * ctx.alpha * np.exp(np.minimum(ctx.x, 0)))
 
 
 _SQRT_2_OVER_PI, _CUBIC = math.sqrt(2.0 / math.pi), 0.044715
@@ -58,13 +59,13 @@ def gelu_forward(x, approximate="none", need_backward=True):
     return y, _keep(gelu_backward, need_backward, x=x, approximate=approximate)
 
 
-def gelu_backward(ctx, g):
+def gelu_backward(ctx, grad_out):
     x = ctx.x
     if ctx.approximate == "tanh":
         t = np.tanh(_SQRT_2_OVER_PI * (x + _CUBIC * x ** 3))
-        return g * ((1 + t) / 2 + x * (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * _CUBIC * x * x) / 2)
+        return grad_out * ((1 + t) / 2 + x * (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * _CUBIC * x * x) / 2)
     pdf = np.exp(-x * x / 2) / math.sqrt(2 * math.pi)  # phi(x), the normal density
-    return g * (_normal_cdf(x) + x * pdf)  # dy/dx = Phi(x) + x * phi(x)
+    return grad_out * (_normal_cdf(x) + x * pdf)  # dy/dx = Phi(x) + x * phi(x)
 
 
 def sigmoid_forward(x, need_backward=True):
@@ -73,8 +74,8 @@ def sigmoid_forward(x, need_backward=True):
     return y, _keep(sigmoid_backward, need_backward, y=y)
 
 
-def sigmoid_backward(ctx, g):
-    return g * ctx.y * (1 - ctx.y)  # dy/dx = y (1 - y)
+def sigmoid_backward(ctx, grad_out):
+    return grad_out * ctx.y * (1 - ctx.y)  # dy/dx = y (1 - y)
 
 
 def tanh_forward(x, need_backward=True):
@@ -82,8 +83,8 @@ def tanh_forward(x, need_backward=True):
     return y, _keep(tanh_backward, need_backward, y=y)
 
 
-def tanh_backward(ctx, g):
-    return g * (1 - ctx.y ** 2)  # dy/dx = 1 - y^2
+def tanh_backward(ctx, grad_out):
+    return grad_out * (1 - ctx.y ** 2)  # dy/dx = 1 - y^2
 
 
 def softmax_forward(x, dim, need_backward=True):
@@ -92,9 +93,9 @@ def softmax_forward(x, dim, need_backward=True):
     return y, _keep(softmax_backward, need_backward, y=y, dim=dim)
 
 
-def softmax_backward(ctx, g):
+def softmax_backward(ctx, grad_out):
     y = ctx.y
-    return y * (g - (g * y).sum(axis=ctx.dim, keepdims=True))  # (diag(y) - y y^T) g
+    return y * (grad_out - (grad_out * y).sum(axis=ctx.dim, keepdims=True))  # (diag(y) - y y^T) grad_out
 
 
 def log_softmax_forward(x, dim, need_backward=True):
@@ -103,5 +104,5 @@ def log_softmax_forward(x, dim, need_backward=True):
     return y, _keep(log_softmax_backward, need_backward, y=y, dim=dim)
 
 
-def log_softmax_backward(ctx, g):
-    return g - np.exp(ctx.y) * g.sum(axis=ctx.dim, keepdims=True)  # dx = g - softmax(x) * sum(g)
+def log_softmax_backward(ctx, grad_out):
+    return grad_out - np.exp(ctx.y) * grad_out.sum(axis=ctx.dim, keepdims=True)  # dx = g - softmax(x) sum(g)

@@ -11,6 +11,8 @@ Fractional (Graham, 2014): K_h x K_w windows whose starts each (n, c) plane draw
 (``geometry.fractional_starts``); max and backward as adaptive max. Global pooling is adaptive to 1 x 1.
 """
 
+import math
+
 import numpy as np
 
 from ..args import pair
@@ -49,7 +51,8 @@ def _max_over(x: np.ndarray, position: np.ndarray, backward, need_backward: bool
     """(y, ctx): the max of x[n, c] over the flat plane positions position[n, c, i, j, :] of each window."""
     n, c, h, w = x.shape
     index = np.broadcast_to(position, (n, c) + position.shape[2:])
-    values = np.take_along_axis(x.reshape(n, c, h * w), index.reshape(n, c, -1), axis=2).reshape(index.shape)
+    per_plane = math.prod(index.shape[2:])
+    values = np.take_along_axis(x.reshape(n, c, h * w), index.reshape(n, c, per_plane), axis=2).reshape(index.shape)
     first = np.argmax(values, axis=-1)[..., None]  # the window's first maximum (row-major), PyTorch's ties
     y = np.take_along_axis(values, first, axis=-1)[..., 0]
     if not need_backward:

@@ -72,7 +72,7 @@ def conv2d_backward(ctx, grad_out):
     w = ctx.weight.reshape(groups, c_out // groups, -1)
     dcols = w.swapaxes(1, 2) @ g  # dL/dcols = W^T @ g, (N, G, C/G*K_h*K_w, H_out*W_out)
     kh, kw = ctx.weight.shape[2:]
-    dcols = dcols.reshape(n, -1, kh, kw, out_h, out_w)
+    dcols = dcols.reshape(n, ctx.padded_shape[1], kh, kw, out_h, out_w)
     dx_pad = col2im(dcols, ctx.padded_shape, ctx.stride, ctx.dilation)  # dL/dx = col2im(dL/dcols)
     left, right, top, bottom = ctx.padding
     h, w_ = ctx.padded_shape[2] - top - bottom, ctx.padded_shape[3] - left - right
