@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from . import io as st_io
+from .data.preprocess import Preprocessing
 from .functional.shapes import param_count
 from .grad_mode import no_grad
 from .nn.capture import capture_outputs
-from .preprocess import Preprocessing
 
 MAX_MAPS_PER_LAYER = 32
 SHOWN_LAYER_TYPES = ("Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",

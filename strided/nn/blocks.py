@@ -12,6 +12,7 @@ follows each one. The constructor arguments define a block completely (model fil
 
 import numpy as np
 
+from ..functional.args import positive_int
 from ..functional.dispatch import kernels
 from ..grad_mode import is_grad_enabled
 from .activation import ReLU
@@ -27,8 +28,7 @@ __all__ = ["Bottleneck", "DenseBlock", "DenseLayer", "ResidualBlock", "Transitio
 
 def _check_sizes(block: str, **sizes) -> None:
     for name, value in sizes.items():
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{block}: {name} must be a positive integer, got {value!r}")
+        positive_int(value, name, block)
 
 
 def _shortcut(in_channels: int, out_channels: int, stride: int):

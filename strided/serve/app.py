@@ -19,8 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from ..data.preprocess import DEFAULT_MAX_PIXELS, ImageDecodeError
 from ..predictor import Predictor
-from ..preprocess import DEFAULT_MAX_PIXELS, ImageDecodeError
 from .batcher import BatcherStopped, MicroBatcher, QueueFull
 from .limits import BodySizeLimit, BodyTooLarge
 from .metrics import ServiceMetrics
