@@ -13,5 +13,6 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
 
 def batch_norm_backward(grad_out, x, running_mean, running_var, weight=None, bias=None, training=False, eps=1e-5):
     """(dL/dx, dL/dweight, dL/dbias) of batch_norm (the running statistics are not updated)."""
-    _, ctx = kernels().batch_norm_forward(x, running_mean, running_var, weight, bias, training, 0.0, eps)
+    running = (None, None) if training else (running_mean, running_var)  # nothing to update here
+    _, ctx = kernels().batch_norm_forward(x, *running, weight, bias, training, 0.0, eps)
     return ctx.backward(grad_out)
