@@ -4,8 +4,10 @@
 
 For each case and round, tree A then tree B (then B then A in the next round) runs in a new Python process
 with PYTHONPATH pointing at that tree: it builds the case, runs two warm-up steps, then times ``steps``
-steps and reports the median. Prints, per case and tree, the median over rounds and the range, plus the
-ratio B/A of the medians. The machine's load is printed too: on a shared machine, read ranges, not digits.
+steps and reports the median wall time and the median CPU time of the process (all threads). Prints, per
+case and tree, the median over rounds and the range, plus the ratio B/A of the medians. On a shared,
+loaded machine the wall time mostly measures the other tenants; the CPU time, with ``--threads 1``, much
+less so. The load average is printed beside each case.
 """
 
 import argparse
@@ -33,19 +35,22 @@ else:
     step = build_strided(case).step
 for _ in range(2):
     step()
-times = []
+wall, cpu = [], []
 for _ in range(steps):
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     step()
-    times.append(time.perf_counter() - start)
-print(json.dumps(sorted(times)[len(times) // 2] * 1000))
+    wall.append(time.perf_counter() - start)
+    cpu.append(time.process_time() - start_cpu)
+print(json.dumps([sorted(wall)[len(wall) // 2] * 1000, sorted(cpu)[len(cpu) // 2] * 1000]))
 """
 
 CASES = ("conv-layer", "seed-net", "fmnist-cnn", "resnet-cifar", "inference-b1", "inference-b256")
 
 
-def run(tree: str, case: str, steps: int) -> float:
+def run(tree: str, case: str, steps: int, threads: int | None) -> list:
     env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
+    if threads:
+        env.update({name: str(threads) for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
     out = subprocess.run([sys.executable, "-c", CHILD, case, str(steps)], env=env, capture_output=True, text=True,
                          check=True, cwd=os.path.abspath(tree))
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -58,6 +63,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--cases", nargs="*", default=list(CASES))
+    parser.add_argument("--threads", type=int, default=None, help="BLAS/OpenMP threads of each process")
     args = parser.parse_args()
     print("load before:", os.getloadavg())
     for case in args.cases:
@@ -65,11 +71,12 @@ def main() -> None:
         for r in range(args.rounds):
             order = (args.tree_a, args.tree_b) if r % 2 == 0 else (args.tree_b, args.tree_a)
             for tree in order:
-                times[tree].append(run(tree, case, args.steps))
-        a, b = (statistics.median(times[t]) for t in (args.tree_a, args.tree_b))
-        ranges = {t: f"{min(v):.1f}-{max(v):.1f}" for t, v in times.items()}
-        print(f"{case:15s} A {a:9.2f} ms [{ranges[args.tree_a]}]   B {b:9.2f} ms [{ranges[args.tree_b]}]   "
-              f"B/A {b / a:.3f}   load {os.getloadavg()[0]:.1f}", flush=True)
+                times[tree].append(run(tree, case, args.steps, args.threads))
+        for k, kind in enumerate(("wall", "cpu")):
+            a, b = (statistics.median(x[k] for x in times[t]) for t in (args.tree_a, args.tree_b))
+            ranges = {t: f"{min(x[k] for x in v):.1f}-{max(x[k] for x in v):.1f}" for t, v in times.items()}
+            print(f"{case:15s} {kind:4s} A {a:9.2f} ms [{ranges[args.tree_a]}]   B {b:9.2f} ms "
+                  f"[{ranges[args.tree_b]}]   B/A {b / a:.3f}   load {os.getloadavg()[0]:.1f}", flush=True)
 
 
 if __name__ == "__main__":

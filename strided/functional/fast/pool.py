@@ -1,10 +1,9 @@
 """Max and average pooling, fast: must equal strided.functional.reference.pool (max_pool2d_forward,
 max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward).
 
-The reference takes the max or mean over each window of a sliding-window view at once; here:
-
-A pooling window is K_h x K_w input positions, ``dilation`` apart, moved ``stride`` at a time
-over the input padded by ``padding`` on each side. Output size along one axis (PyTorch's rule,
+The reference stacks every window and reduces it; here nothing is stacked. A pooling window is
+K_h x K_w input positions, ``dilation`` apart, moved ``stride`` at a time over the input padded by
+``padding`` on each side. Output size along one axis (PyTorch's rule,
 see ``shapes.pool_output_size``; the windows are ``geometry.pool_geometry``'s):
 
     O = floor((I + 2P - D(K - 1) - 1) / S) + 1        (ceil instead of floor with ceil_mode)

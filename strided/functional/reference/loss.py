@@ -135,23 +135,41 @@ def bce_with_logits_backward(scale, logits, target, weight=None, pos_weight=None
 
 
 # ---------------------------------------------------------------- the kernel interface: (losses, ctx)
+# ``ctx.backward(s)`` takes s = d(reduced loss)/d(per-element loss) (per row for the class losses) and returns
+# the gradient with respect to the output.
 def cross_entropy_forward(logits, q, need_backward=True):
-    """(per-row losses, ctx) for logits (M, C) and coefficients q (M, C); ctx.backward(row scale)."""
+    """(per-row losses, ctx) for logits (M, C) and coefficients q (M, C)."""
     losses, log_p = cross_entropy(logits, q)
-    return losses, (Context(lambda ctx, s: cross_entropy_backward(s, ctx.q, ctx.log_p), q=q, log_p=log_p)
-                    if need_backward else None)
+    return losses, (Context(_cross_entropy_backward, q=q, log_p=log_p) if need_backward else None)
+
+
+def _cross_entropy_backward(ctx, scale):
+    return cross_entropy_backward(scale, ctx.q, ctx.log_p)
 
 
 def nll_forward(log_p, q, need_backward=True):
-    return nll(log_p, q), (Context(lambda ctx, s: nll_backward(s, ctx.q), q=q) if need_backward else None)
+    return nll(log_p, q), (Context(_nll_backward, q=q) if need_backward else None)
+
+
+def _nll_backward(ctx, scale):
+    return nll_backward(scale, ctx.q)
 
 
 def mse_forward(output, target, need_backward=True):
-    ctx = Context(lambda ctx, s: mse_backward(s, ctx.output, ctx.target), output=output, target=target)
-    return mse(output, target), (ctx if need_backward else None)
+    return mse(output, target), (Context(_mse_backward, output=output, target=target) if need_backward else None)
+
+
+def _mse_backward(ctx, scale):
+    return mse_backward(scale, ctx.output, ctx.target)
 
 
 def bce_with_logits_forward(logits, target, weight=None, pos_weight=None, need_backward=True):
-    ctx = Context(lambda ctx, s: bce_with_logits_backward(s, ctx.logits, ctx.target, ctx.weight, ctx.pos_weight),
-                  logits=logits, target=target, weight=weight, pos_weight=pos_weight)
-    return bce_with_logits(logits, target, weight, pos_weight), (ctx if need_backward else None)
+    losses = bce_with_logits(logits, target, weight, pos_weight)
+    if not need_backward:
+        return losses, None
+    return losses, Context(_bce_with_logits_backward, logits=logits, target=target, weight=weight,
+                           pos_weight=pos_weight)
+
+
+def _bce_with_logits_backward(ctx, scale):
+    return bce_with_logits_backward(scale, ctx.logits, ctx.target, ctx.weight, ctx.pos_weight)
