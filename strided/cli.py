@@ -23,10 +23,6 @@ COMMANDS = {
 }
 
 
-class UserError(Exception):
-    """A problem with what the user asked for; its message is all they need to see."""
-
-
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -63,7 +59,7 @@ def main(argv=None) -> int:
         # Python would report the pipe again when it flushes stdout at exit; point stdout at nothing first.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the broken pipe
-    except (UserError, ValueError, OSError, ImportError) as error:
+    except (ValueError, OSError, ImportError) as error:
         if os.environ.get("STRIDED_DEBUG"):
             raise
         print(f"strided {args.command}: error: {_one_line(error)}", file=sys.stderr)

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from . import io as st_io
+from .data.preprocess import DEFAULT_MAX_PIXELS, ImageDecodeError, Preprocessing
 from .functional.shapes import param_count
 from .grad_mode import no_grad
 from .nn.capture import capture_outputs
-from .preprocess import DEFAULT_MAX_PIXELS, ImageDecodeError, Preprocessing
 
 MAX_MAPS_PER_LAYER = 32
 # The formats a client may send; anything else Pillow could open (PCX, SGI, TGA, DDS, QOI, ICO, EPS,

@@ -134,8 +134,8 @@ def run(args) -> int:
 
     from ..data import DataLoader, compute_mean_std, stratified_split
     from ..data import transforms as T
+    from ..data.preprocess import Preprocessing
     from ..io.atomic import atomic_write_bytes
-    from ..preprocess import Preprocessing
     from .datasets import open_dataset
 
     require_extra("train", "matplotlib", "safetensors", "PIL")

@@ -2,10 +2,10 @@
 
     root/cat/001.jpg, root/cat/002.png, ..., root/dog/xyz.webp  ->  classes ['cat', 'dog']
 
-Images are decoded with Pillow (PNG, JPEG, BMP, GIF, WebP) by strided.preprocess.open_image (the
+Images are decoded with Pillow (PNG, JPEG, BMP, GIF, WebP) by strided.data.preprocess.open_image (the
 decoder ``strided serve`` uses: empty, truncated or oversized files are refused), converted to
 ``mode`` ('L' or 'RGB'; None keeps each file's own, which must then be L or RGB and the same for
-all) and resized to ``size`` (h, w) with Pillow's bilinear filter, as strided.preprocess does.
+all) and resized to ``size`` (h, w) with Pillow's bilinear filter, as strided.data.preprocess does.
 
 By default every image is decoded once, up front (in parallel threads), into one uint8 array
 (N, C, H, W): batches are then array slices. ``lazy=True`` keeps only the paths and decodes each
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..preprocess import DEFAULT_MAX_PIXELS, ImageDecodeError, open_image
 from .dataset import Dataset, DatasetError, _check_indices
+from .preprocess import DEFAULT_MAX_PIXELS, ImageDecodeError, open_image
 from .transforms.base import apply_transform, pair
 
 IMG_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")

@@ -1,147 +1,79 @@
-"""Activation functions, each forward beside its backward (elementwise, plus softmax over one axis).
+"""torch.nn.functional's activations, with the backward of each (dL/dx from dL/dy and the input x).
 
-A backward takes the gradient of the loss with respect to the output, ``grad``, and what the
-forward kept (its input ``x`` or its output ``y``, whichever makes the derivative cheaper), and
-returns the gradient with respect to the input. Every function keeps the dtype it is given:
-constants are Python floats, which NumPy does not let upcast a float32 array.
-
-Piecewise functions multiply by boolean masks instead of calling np.where: with a scattered mask
-np.where is several times slower, and ``a * mask + b * ~mask`` is exact (one term is zero).
+The kernels are strided.functional.reference.activation or their fast equals.
 """
 
-import math
-
-import numpy as np
-
-from .erf import erfc
-from .workspace import shared_zeros
-
-_SQRT_HALF = math.sqrt(0.5)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_GELU_TANH_CUBIC = 0.044715
+from .dispatch import kernels
 
 
-# ---------------------------------------------------------------- ReLU family
-def relu(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """y = max(x, 0), into ``out`` if given (``out=x`` works in place)."""
-    # Against an array of zeros rather than the scalar 0: NumPy's SIMD loop for maximum needs two
-    # arrays, 2 to 4 times faster (see shared_zeros).
-    return np.maximum(x, shared_zeros(x.shape, x.dtype), out=out)
+def relu(x):
+    """y = max(x, 0)."""
+    return kernels().relu_forward(x, False)[0]
 
 
-def relu_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """dx = grad where y > 0, else 0 (0 at x = 0, as PyTorch)."""
-    return grad * (y > 0)
+def relu_backward(grad_out, x):
+    """dL/dx = dL/dy where x > 0, else 0."""
+    return kernels().relu_forward(x)[1].backward(grad_out)
 
 
-def leaky_relu(x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
+def leaky_relu(x, negative_slope=0.01):
     """y = x if x > 0 else negative_slope * x."""
-    # max(x, s x) is that for any s <= 1 (negative s too), min(x, s x) for s > 1.
-    return np.maximum(x, x * negative_slope) if negative_slope <= 1 else np.minimum(x, x * negative_slope)
+    return kernels().leaky_relu_forward(x, negative_slope, False)[0]
 
 
-def leaky_relu_backward(grad: np.ndarray, x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
-    """dx = grad if x > 0 else negative_slope * grad."""
-    positive = x > 0
-    return grad * positive + (grad * negative_slope) * ~positive
+def leaky_relu_backward(grad_out, x, negative_slope=0.01):
+    return kernels().leaky_relu_forward(x, negative_slope)[1].backward(grad_out)
 
 
-def elu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+def elu(x, alpha=1.0):
     """y = x if x > 0 else alpha * (exp(x) - 1)."""
-    # One of the two terms is exactly zero: max(x, 0) for x <= 0, expm1(0) = 0 for x > 0.
-    return relu(x) + np.expm1(np.minimum(x, shared_zeros(x.shape, x.dtype))) * alpha
+    return kernels().elu_forward(x, alpha, False)[0]
 
 
-def elu_backward(grad: np.ndarray, x: np.ndarray, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:
-    """dx = grad if x > 0 else grad * alpha * exp(x), where alpha * exp(x) = y + alpha (no second exp)."""
-    positive = x > 0
-    return grad * (positive + (y + alpha) * ~positive)
+def elu_backward(grad_out, x, alpha=1.0):
+    return kernels().elu_forward(x, alpha)[1].backward(grad_out)
 
 
-# ---------------------------------------------------------------- GELU
-def normal_cdf(x: np.ndarray) -> np.ndarray:
-    """Phi(x) = (1 + erf(x / sqrt(2))) / 2, computed as erfc(-x / sqrt(2)) / 2, which keeps its
-    relative accuracy for large negative x where 1 + erf cancels."""
-    return erfc(x * -_SQRT_HALF) * 0.5
+def gelu(x, approximate="none"):
+    """y = x * Phi(x), Phi the standard normal CDF (or its tanh approximation)."""
+    return kernels().gelu_forward(x, approximate, False)[0]
 
 
-def gelu(x: np.ndarray, approximate: str = "none", cdf: np.ndarray | None = None) -> np.ndarray:
-    """y = x * Phi(x), Phi the standard normal CDF (exact, or ``cdf`` if already computed);
-    approximate='tanh' uses Phi(x) ~ (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2."""
-    if approximate == "tanh":
-        inner = (x + (x * x * x) * _GELU_TANH_CUBIC) * _SQRT_2_OVER_PI
-        return x * (np.tanh(inner) + 1.0) * 0.5
-    return x * (normal_cdf(x) if cdf is None else cdf)
+def gelu_backward(grad_out, x, approximate="none"):
+    return kernels().gelu_forward(x, approximate)[1].backward(grad_out)
 
 
-def gelu_backward(grad: np.ndarray, x: np.ndarray, approximate: str = "none",
-                  cdf: np.ndarray | None = None) -> np.ndarray:
-    """dx = grad * (Phi(x) + x * phi(x)) with phi the normal density (or the tanh form's derivative).
-
-    ``cdf`` = Phi(x) from the forward pass saves computing erf a second time."""
-    if approximate == "tanh":
-        x_sq = x * x
-        t = np.tanh((x + x_sq * x * _GELU_TANH_CUBIC) * _SQRT_2_OVER_PI)
-        d_inner = (x_sq * (3.0 * _GELU_TANH_CUBIC) + 1.0) * _SQRT_2_OVER_PI
-        return grad * ((t + 1.0) * 0.5 + x * (1.0 - t * t) * d_inner * 0.5)
-    cdf = normal_cdf(x) if cdf is None else cdf
-    pdf = np.exp(x * x * -0.5) * _INV_SQRT_2PI
-    return grad * (cdf + x * pdf)
+def sigmoid(x):
+    """y = 1 / (1 + exp(-x))."""
+    return kernels().sigmoid_forward(x, False)[0]
 
 
-# ---------------------------------------------------------------- squashing functions
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """y = 1 / (1 + exp(-x)). For x below about -88 (float32) exp(-x) overflows to inf and y to 0,
-    which is the correctly rounded value there, so the overflow is expected and silenced."""
-    with np.errstate(over="ignore"):
-        e = np.exp(-x)
-    e += 1.0
-    return np.reciprocal(e, out=e)
+def sigmoid_backward(grad_out, x):
+    return kernels().sigmoid_forward(x)[1].backward(grad_out)
 
 
-def sigmoid_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """dx = grad * y * (1 - y)."""
-    return grad * (y * (1.0 - y))
-
-
-def tanh(x: np.ndarray) -> np.ndarray:
+def tanh(x):
     """y = tanh(x)."""
-    return np.tanh(x)
+    return kernels().tanh_forward(x, False)[0]
 
 
-def tanh_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """dx = grad * (1 - y^2)."""
-    return grad * (1.0 - y * y)
+def tanh_backward(grad_out, x):
+    return kernels().tanh_forward(x)[1].backward(grad_out)
 
 
-# ---------------------------------------------------------------- softmax over one axis
-def softmax(x: np.ndarray, dim: int) -> np.ndarray:
-    """y = exp(x - max) / sum(exp(x - max)) along ``dim`` (subtracting the max keeps exp finite)."""
-    e = np.exp(x - np.max(x, axis=dim, keepdims=True))
-    e /= np.sum(e, axis=dim, keepdims=True)
-    return e
+def softmax(x, dim):
+    """y_i = exp(x_i) / sum_j exp(x_j) along ``dim``."""
+    return kernels().softmax_forward(x, dim, False)[0]
 
 
-def softmax_backward(grad: np.ndarray, y: np.ndarray, dim: int) -> np.ndarray:
-    """dx = y * (grad - sum(grad * y)) along ``dim`` (the Jacobian diag(y) - y y^T applied to grad)."""
-    return y * (grad - np.sum(grad * y, axis=dim, keepdims=True))
+def softmax_backward(grad_out, x, dim):
+    return kernels().softmax_forward(x, dim)[1].backward(grad_out)
 
 
-def log_softmax(x: np.ndarray, dim: int) -> np.ndarray:
-    """y = (x - max) - log(sum(exp(x - max))) along ``dim``."""
-    shifted = x - np.max(x, axis=dim, keepdims=True)
-    shifted -= np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
-    return shifted
+def log_softmax(x, dim):
+    """y_i = x_i - log sum_j exp(x_j) along ``dim``."""
+    return kernels().log_softmax_forward(x, dim, False)[0]
 
 
-def log_softmax_backward(grad: np.ndarray, y: np.ndarray, dim: int) -> np.ndarray:
-    """dx = grad - exp(y) * sum(grad) along ``dim`` (exp(y) is the softmax)."""
-    return grad - np.exp(y) * np.sum(grad, axis=dim, keepdims=True)
-
-
-__all__ = [
-    "elu", "elu_backward", "gelu", "gelu_backward", "normal_cdf", "leaky_relu", "leaky_relu_backward", "log_softmax",
-    "log_softmax_backward", "relu", "relu_backward", "sigmoid", "sigmoid_backward", "softmax", "softmax_backward",
-    "tanh", "tanh_backward",
-]
+def log_softmax_backward(grad_out, x, dim):
+    return kernels().log_softmax_forward(x, dim)[1].backward(grad_out)

@@ -1,13 +1,16 @@
-"""Activation layers: elementwise nonlinearities and softmax, thin wrappers over functional.activation.
+"""Activation layers: elementwise nonlinearities and softmax, thin wrappers over the activation kernels.
 
-Each keeps for backward only the one array its derivative needs (its input or its output).
+The math is in strided/functional/reference/activation.py (fast: functional/fast/activation.py). Each
+layer keeps its kernel's context: the one array the derivative needs (the input or the output).
 ``inplace`` is accepted where PyTorch has it, so that model code carries over, but strided never
 modifies a layer's input: the layer before may have kept that array for its own backward.
 """
 
 import numpy as np
 
-from ..functional import activation as F
+from ..functional.args import one_of
+from ..functional.dispatch import kernels
+from ..grad_mode import is_grad_enabled
 from .checks import check_array, check_grad
 from .module import Module
 
@@ -15,26 +18,23 @@ __all__ = ["ELU", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Softmax
 
 
 class _Activation(Module):
-    """Shared plumbing: check the input, keep x or y for backward, check the gradient's shape."""
+    """Shared plumbing: check the input, run kernel ``<kernel>_forward``, keep its context, check the gradient."""
 
-    keeps_output = True  # False: backward needs the input instead
+    kernel = ""
 
-    def _apply(self, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def _gradient(self, grad_out: np.ndarray, kept: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+    def _arguments(self, x) -> tuple:
+        return ()
 
     def forward(self, x):
         check_array(self, x)
-        y = self._apply(x)
-        self.save_for_backward(y if self.keeps_output else x)
+        y, ctx = getattr(kernels(), self.kernel + "_forward")(x, *self._arguments(x), need_backward=is_grad_enabled())
+        self.save_for_backward(ctx, x.shape)
         return y
 
     def backward(self, grad_out):
-        (kept,) = self.saved_for_backward()
-        check_grad(self, grad_out, kept.shape)
-        return self._gradient(grad_out, kept)
+        ctx, shape = self.saved_for_backward()
+        check_grad(self, grad_out, shape)
+        return ctx.backward(grad_out)
 
 
 def _inplace_repr(inplace: bool) -> str:
@@ -44,15 +44,11 @@ def _inplace_repr(inplace: bool) -> str:
 class ReLU(_Activation):
     """y = max(x, 0). Backward: dx = grad where y > 0, else 0."""
 
+    kernel = "relu"
+
     def __init__(self, inplace: bool = False):
         super().__init__()
         self.inplace = inplace
-
-    def _apply(self, x):
-        return F.relu(x)
-
-    def _gradient(self, grad_out, y):
-        return F.relu_backward(grad_out, y)
 
     def extra_repr(self):
         return _inplace_repr(self.inplace)
@@ -61,69 +57,51 @@ class ReLU(_Activation):
 class LeakyReLU(_Activation):
     """y = x if x > 0 else negative_slope * x. Backward: dx = grad, or negative_slope * grad where x <= 0."""
 
-    keeps_output = False
+    kernel = "leaky_relu"
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
         self.negative_slope = float(negative_slope)
         self.inplace = inplace
 
-    def _apply(self, x):
-        return F.leaky_relu(x, self.negative_slope)
-
-    def _gradient(self, grad_out, x):
-        return F.leaky_relu_backward(grad_out, x, self.negative_slope)
+    def _arguments(self, x):
+        return (self.negative_slope,)
 
     def extra_repr(self):
         return ", ".join(filter(None, [f"negative_slope={self.negative_slope}", _inplace_repr(self.inplace)]))
 
 
-class ELU(Module):
+class ELU(_Activation):
     """y = x if x > 0 else alpha * (exp(x) - 1). Backward: dx = grad, or grad * alpha * exp(x) where x <= 0."""
+
+    kernel = "elu"
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
         self.alpha = float(alpha)
         self.inplace = inplace
 
-    def forward(self, x):
-        check_array(self, x)
-        y = F.elu(x, self.alpha)
-        self.save_for_backward(x, y)  # alpha * exp(x) = y + alpha: backward needs no exp of its own
-        return y
-
-    def backward(self, grad_out):
-        x, y = self.saved_for_backward()
-        check_grad(self, grad_out, x.shape)
-        return F.elu_backward(grad_out, x, y, self.alpha)
+    def _arguments(self, x):
+        return (self.alpha,)
 
     def extra_repr(self):
         return ", ".join(filter(None, [f"alpha={self.alpha}", _inplace_repr(self.inplace)]))
 
 
-class GELU(Module):
+class GELU(_Activation):
     """y = x * Phi(x), Phi the standard normal CDF, exact (via erf) or with approximate='tanh'.
 
     Backward: dx = grad * (Phi(x) + x * phi(x)), phi the normal density (or the tanh form's derivative).
     """
 
+    kernel = "gelu"
+
     def __init__(self, approximate: str = "none"):
         super().__init__()
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
-        self.approximate = approximate
+        self.approximate = one_of(approximate, ("none", "tanh"), "approximate", "GELU")
 
-    def forward(self, x):
-        check_array(self, x)
-        # The exact form keeps Phi(x) too, so that backward does not evaluate erf a second time.
-        cdf = F.normal_cdf(x) if self.approximate == "none" else None
-        self.save_for_backward(x, cdf)
-        return F.gelu(x, self.approximate, cdf)
-
-    def backward(self, grad_out):
-        x, cdf = self.saved_for_backward()
-        check_grad(self, grad_out, x.shape)
-        return F.gelu_backward(grad_out, x, self.approximate, cdf)
+    def _arguments(self, x):
+        return (self.approximate,)
 
     def extra_repr(self):
         return f"approximate={self.approximate!r}"
@@ -132,21 +110,13 @@ class GELU(Module):
 class Sigmoid(_Activation):
     """y = 1 / (1 + exp(-x)). Backward: dx = grad * y * (1 - y)."""
 
-    def _apply(self, x):
-        return F.sigmoid(x)
-
-    def _gradient(self, grad_out, y):
-        return F.sigmoid_backward(grad_out, y)
+    kernel = "sigmoid"
 
 
 class Tanh(_Activation):
     """y = tanh(x). Backward: dx = grad * (1 - y^2)."""
 
-    def _apply(self, x):
-        return F.tanh(x)
-
-    def _gradient(self, grad_out, y):
-        return F.tanh_backward(grad_out, y)
+    kernel = "tanh"
 
 
 class _SoftmaxBase(_Activation):
@@ -162,10 +132,9 @@ class _SoftmaxBase(_Activation):
             raise ValueError(f"{self.label()}: dim {self.dim} is out of range for an input of shape {x.shape}")
         return self.dim
 
-    def forward(self, x):
+    def _arguments(self, x):
         check_array(self, x)
-        self._current_axis = self._axis(x)
-        return super().forward(x)
+        return (self._axis(x),)
 
     def label(self):
         return f"{type(self).__name__}(dim={self.dim})"
@@ -180,11 +149,7 @@ class Softmax(_SoftmaxBase):
     Backward: dx = y * (grad - sum(grad * y)) along ``dim``.
     """
 
-    def _apply(self, x):
-        return F.softmax(x, self._current_axis)
-
-    def _gradient(self, grad_out, y):
-        return F.softmax_backward(grad_out, y, self._current_axis)
+    kernel = "softmax"
 
 
 class LogSoftmax(_SoftmaxBase):
@@ -193,8 +158,4 @@ class LogSoftmax(_SoftmaxBase):
     Backward: dx = grad - softmax(x) * sum(grad) along ``dim``, with softmax(x) = exp(y).
     """
 
-    def _apply(self, x):
-        return F.log_softmax(x, self._current_axis)
-
-    def _gradient(self, grad_out, y):
-        return F.log_softmax_backward(grad_out, y, self._current_axis)
+    kernel = "log_softmax"

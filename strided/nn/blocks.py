@@ -12,7 +12,9 @@ follows each one. The constructor arguments define a block completely (model fil
 
 import numpy as np
 
-from ..functional import activation as F
+from ..functional.args import positive_int
+from ..functional.dispatch import kernels
+from ..grad_mode import is_grad_enabled
 from .activation import ReLU
 from .checks import check_grad, check_input
 from .container import Sequential
@@ -26,8 +28,7 @@ __all__ = ["Bottleneck", "DenseBlock", "DenseLayer", "ResidualBlock", "Transitio
 
 def _check_sizes(block: str, **sizes) -> None:
     for name, value in sizes.items():
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{block}: {name} must be a positive integer, got {value!r}")
+        positive_int(value, name, block)
 
 
 def _shortcut(in_channels: int, out_channels: int, stride: int):
@@ -69,14 +70,15 @@ class ResidualBlock(Module):
         check_input(self, x, 4, self.in_channels)
         main = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
         y = main + (x if self.downsample is None else self.downsample(x))
-        F.relu(y, out=y)  # the final ReLU, in place on an array only this block holds
-        self.save_for_backward(y)
+        # the final ReLU, in place on an array only this block holds
+        y, relu_ctx = kernels().relu_forward(y, is_grad_enabled(), out=y)
+        self.save_for_backward(relu_ctx, y.shape)
         return y
 
     def backward(self, grad_out):
-        (y,) = self.saved_for_backward()
-        check_grad(self, grad_out, y.shape)
-        g = F.relu_backward(grad_out, y)
+        relu_ctx, shape = self.saved_for_backward()
+        check_grad(self, grad_out, shape)
+        g = relu_ctx.backward(grad_out)
         grad_main = self.conv1.backward(self.bn1.backward(self.relu.backward(self.conv2.backward(
             self.bn2.backward(g)))))
         return grad_main + (g if self.downsample is None else self.downsample.backward(g))
@@ -116,17 +118,18 @@ class Bottleneck(Module):
 
     def forward(self, x):
         check_input(self, x, 4, self.in_channels)
-        h = F.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))))
+        keep = is_grad_enabled()
+        h, h_ctx = kernels().relu_forward(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))), keep)
         y = self.bn3(self.conv3(h)) + (x if self.downsample is None else self.downsample(x))
-        F.relu(y, out=y)
-        self.save_for_backward(h, y)
+        y, y_ctx = kernels().relu_forward(y, keep, out=y)
+        self.save_for_backward(h_ctx, y_ctx, y.shape)
         return y
 
     def backward(self, grad_out):
-        h, y = self.saved_for_backward()
-        check_grad(self, grad_out, y.shape)
-        g = F.relu_backward(grad_out, y)
-        grad_h = F.relu_backward(self.conv3.backward(self.bn3.backward(g)), h)
+        h_ctx, y_ctx, shape = self.saved_for_backward()
+        check_grad(self, grad_out, shape)
+        g = y_ctx.backward(grad_out)
+        grad_h = h_ctx.backward(self.conv3.backward(self.bn3.backward(g)))
         grad_main = self.conv1.backward(self.bn1.backward(self.relu.backward(self.conv2.backward(
             self.bn2.backward(grad_h)))))
         return grad_main + (g if self.downsample is None else self.downsample.backward(g))

@@ -1,18 +1,22 @@
 """Input checks shared by the layers, so that every bad input gets the same kind of clear error.
 
 Each error names the layer (``module.label()``), what it expected and what it got, e.g.
-``Conv2d(3 -> 16): expected input of shape (N, 3, H, W), got (8, 1, 28, 28)``.
+``Conv2d(3 -> 16): expected input of shape (N, 3, H, W), got (8, 1, 28, 28)``. Something that is not a
+floating NumPy array raises ``ArgumentTypeError`` (a TypeError, and a ValueError as before); a wrong shape a
+ValueError.
 """
 
 import numpy as np
+
+from ..functional.args import ArgumentTypeError
 
 
 def check_array(module, x) -> None:
     """The input must be a floating NumPy array."""
     if not isinstance(x, np.ndarray):
-        raise ValueError(f"{module.label()}: expected a NumPy array, got {type(x).__name__}")
+        raise ArgumentTypeError(f"{module.label()}: expected a NumPy array, got {type(x).__name__}")
     if x.dtype.kind != "f":  # np.issubdtype(x.dtype, np.floating), 8 times cheaper: this runs once per layer call
-        raise ValueError(
+        raise ArgumentTypeError(
             f"{module.label()}: expected a floating-point array (float32 or float64), got dtype {x.dtype}; "
             "convert images with x.astype(np.float32) / 255"
         )

@@ -1,9 +1,14 @@
-"""Conv2d: PyTorch's 2-D convolution layer over the im2col kernels of strided.functional.conv."""
+"""Conv2d: PyTorch's 2-D convolution layer over the conv2d kernels of strided.functional.
+
+The math is in strided/functional/reference/conv.py (the fast equal: functional/fast/conv.py).
+"""
 
 import numpy as np
 
-from ..functional.conv import conv2d_backward, conv2d_forward, conv_geometry, conv_padding, pair, release_grid
-from ..functional.pad import check_padding, pad2d, pad2d_backward
+from ..functional.args import conv_padding, one_of, pair, positive_int
+from ..functional.dispatch import kernels
+from ..functional.geometry import check_padding
+from ..functional.shapes import conv_output_size
 from ..grad_mode import is_grad_enabled
 from . import init
 from .checks import check_dtype_matches, check_grad, check_input
@@ -12,16 +17,6 @@ from .module import Module, Parameter
 __all__ = ["Conv2d"]
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
-
-def _positive_pair(value, name: str, minimum: int) -> tuple[int, int]:
-    try:
-        result = pair(value, name)
-    except ValueError:
-        result = None
-    if result is None or min(result) < minimum:
-        raise ValueError(f"Conv2d: {name} must be an int or a pair of ints >= {minimum}, got {value!r}")
-    return result
 
 
 class Conv2d(Module):
@@ -41,14 +36,13 @@ class Conv2d(Module):
                  groups: int = 1, bias: bool = True, padding_mode: str = "zeros", dtype=None):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"Conv2d: {name} must be a positive integer, got {value!r}")
+            positive_int(value, name, "Conv2d")
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"Conv2d: in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
                              f"divisible by groups ({groups})")
-        self.kernel_size = _positive_pair(kernel_size, "kernel_size", 1)
-        self.stride = _positive_pair(stride, "stride", 1)
-        self.dilation = _positive_pair(dilation, "dilation", 1)
+        self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d", 1)
+        self.stride = pair(stride, "stride", "Conv2d", 1)
+        self.dilation = pair(dilation, "dilation", "Conv2d", 1)
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"Conv2d: padding string must be 'same' or 'valid', got {padding!r}")
@@ -56,13 +50,12 @@ class Conv2d(Module):
                 raise ValueError(f"Conv2d: padding='same' needs stride 1 (as PyTorch), got stride {self.stride}")
             self.padding = padding
         else:
-            self.padding = _positive_pair(padding, "padding", 0)
-        if padding_mode not in PADDING_MODES:
-            raise ValueError(f"Conv2d: padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+            self.padding = pair(padding, "padding", "Conv2d", 0)
+        one_of(padding_mode, PADDING_MODES, "padding_mode", "Conv2d")
         self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
         self.padding_mode = padding_mode
         # (left, right, top, bottom), the form pad2d and the kernels take.
-        self._pads = conv_padding(self.padding, self.kernel_size, self.dilation)
+        self._pads = conv_padding(self.padding, self.kernel_size, self.dilation, "Conv2d")
 
         dtype = np.float32 if dtype is None else dtype
         shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
@@ -70,59 +63,40 @@ class Conv2d(Module):
         self.bias = Parameter(np.zeros(self.out_channels, dtype=dtype)) if bias else None
         init.default_layer_init_(self.weight, self.bias)
 
-    def _geometry(self, x_shape):
-        """Sizes of this call (kept for the next call of the same shape, which is the usual case)."""
-        cached = getattr(self, "_last_geometry", None)
-        if cached is not None and cached[0] == (x_shape, self.weight.shape):
-            return cached[1]
-        geometry = self._new_geometry(x_shape)
-        self._last_geometry = ((x_shape, self.weight.shape), geometry)
-        return geometry
-
-    def _new_geometry(self, x_shape):
-        """Sizes of a call; the padding goes to pad2d first for the non-zero padding modes."""
-        pads = self._pads
-        if self.padding_mode != "zeros":
-            check_padding(x_shape, pads, self.padding_mode, self.label())
-            left, right, top, bottom = pads
-            x_shape = x_shape[:2] + (x_shape[2] + top + bottom, x_shape[3] + left + right)
-            pads = (0, 0, 0, 0)
-        geometry = conv_geometry(x_shape, self.weight.shape, self.stride, pads, self.dilation, self.groups)
-        if geometry.out_h < 1 or geometry.out_w < 1:
-            (kh, kw), (dh, dw) = self.kernel_size, self.dilation
-            left, right, top, bottom = self._pads
+    def _check_size(self, x_shape) -> None:
+        """The kernel must fit in the padded input (PyTorch's error, with this layer's label)."""
+        (kh, kw), (dh, dw), (sh, sw) = self.kernel_size, self.dilation, self.stride
+        left, right, top, bottom = self._pads
+        height, width = x_shape[2] + top + bottom, x_shape[3] + left + right
+        if conv_output_size(height, kh, sh, 0, dh) < 1 or conv_output_size(width, kw, sw, 0, dw) < 1:
             raise ValueError(
                 f"{self.label()}: the kernel spans {dh * (kh - 1) + 1}x{dw * (kw - 1) + 1} (kernel {kh}x{kw}, "
-                f"dilation {self.dilation}), larger than the padded input {x_shape[2] + top + bottom}x"
-                f"{x_shape[3] + left + right}; got input of shape {tuple(x_shape)}")
-        return geometry
+                f"dilation {self.dilation}), larger than the padded input {height}x{width}; got input of shape "
+                f"{tuple(x_shape)}")
 
     def forward(self, x):
         check_input(self, x, 4, self.in_channels)
         check_dtype_matches(self, x, self.weight)
-        geometry = self._geometry(x.shape)
-        if self.padding_mode != "zeros":
-            x = pad2d(x, self._pads, self.padding_mode)
+        self._check_size(x.shape)
+        keep = is_grad_enabled()  # inference keeps nothing
+        pad_ctx, pads, kernel = None, self._pads, kernels()
+        if self.padding_mode != "zeros":  # pad with that mode first, then a convolution without padding
+            check_padding(x.shape, pads, self.padding_mode, self.label())
+            x, pad_ctx = kernel.pad2d_forward(x, pads, self.padding_mode, 0.0, keep)
+            pads = (0, 0, 0, 0)
         bias = None if self.bias is None else self.bias.data
-        keep = is_grad_enabled()  # inference keeps nothing: the padded input goes back to the pool
-        y, grid = conv2d_forward(x, self.weight.data, bias, geometry, keep_input=keep)
-        if keep:
-            self.save_for_backward(grid, geometry)
+        y, ctx = kernel.conv2d_forward(x, self.weight.data, bias, self.stride, pads, self.dilation, self.groups, keep)
+        self.save_for_backward(ctx, pad_ctx, y.shape)
         return y
 
     def backward(self, grad_out):
-        grid, geometry = self.saved_for_backward()
-        check_grad(self, grad_out, (geometry.n, self.out_channels, geometry.out_h, geometry.out_w))
-        grad_out = grad_out.astype(self.weight.dtype, copy=False)
-        grad_x, grad_w, grad_b = conv2d_backward(grad_out, grid, self.weight.data, geometry,
-                                                 need_bias=self.bias is not None)
-        release_grid(grid, geometry)
+        ctx, pad_ctx, out_shape = self.saved_for_backward()
+        check_grad(self, grad_out, out_shape)
+        grad_x, grad_w, grad_b = ctx.backward(grad_out.astype(self.weight.dtype, copy=False))
         self.weight.accumulate_grad(grad_w)
         if self.bias is not None:
             self.bias.accumulate_grad(grad_b)
-        if self.padding_mode != "zeros":
-            grad_x = pad2d_backward(grad_x, self._pads, self.padding_mode)
-        return grad_x
+        return grad_x if pad_ctx is None else pad_ctx.backward(grad_x)
 
     def label(self) -> str:
         return f"Conv2d({self.in_channels} -> {self.out_channels})"

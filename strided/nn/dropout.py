@@ -3,25 +3,17 @@
 Inverted dropout, as PyTorch: each element is kept with probability 1 - p and multiplied by
 1 / (1 - p), so the expected output equals the input and evaluation needs no rescaling (in eval
 mode the layer is the identity). Masks come from strided's seeded generator (``st.manual_seed``).
+The math is in strided/functional/reference/dropout.py.
 """
 
 import numpy as np
 
-from ..rng import get_generator
+from ..functional.dispatch import kernels
+from ..grad_mode import is_grad_enabled
 from .checks import check_array, check_grad
 from .module import Module
 
 __all__ = ["Dropout", "Dropout2d"]
-
-
-def dropout_mask(shape: tuple, p: float, dtype) -> np.ndarray:
-    """An array of 0 and 1/(1-p), each entry 1/(1-p) with probability 1 - p (all zeros when p = 1)."""
-    if p >= 1.0:
-        return np.zeros(shape, dtype=dtype)
-    # float32 draws whatever the dtype: half the memory of float64, and the same mask for a model
-    # in float32 or in float64 under the same seed.
-    keep = get_generator().random(shape, dtype=np.float32) >= p
-    return keep.astype(dtype) * (1.0 / (1.0 - p))
 
 
 class _DropoutBase(Module):
@@ -40,14 +32,14 @@ class _DropoutBase(Module):
         if not self.training or self.p == 0.0:
             self.save_for_backward(x.shape, None)
             return x
-        mask = dropout_mask(self._mask_shape(x), self.p, x.dtype)
-        self.save_for_backward(x.shape, mask)
-        return x * mask
+        y, ctx = kernels().dropout_forward(x, self.p, self._mask_shape(x), is_grad_enabled())
+        self.save_for_backward(x.shape, ctx)
+        return y
 
     def backward(self, grad_out):
-        shape, mask = self.saved_for_backward()
+        shape, ctx = self.saved_for_backward()
         check_grad(self, grad_out, shape)
-        return grad_out if mask is None else grad_out * mask
+        return grad_out if ctx is None else ctx.backward(grad_out)
 
     def label(self):
         return f"{type(self).__name__}(p={self.p})"

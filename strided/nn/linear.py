@@ -4,6 +4,9 @@ import math
 
 import numpy as np
 
+from ..functional.args import positive_int
+from ..functional.dispatch import kernels
+from ..grad_mode import is_grad_enabled
 from . import init
 from .checks import check_array, check_dtype_matches, check_grad
 from .module import Module, Parameter
@@ -17,13 +20,13 @@ class Linear(Module):
     ``weight`` has shape (out_features, in_features), ``bias`` (out_features,); both start from
     PyTorch's default U(-1/sqrt(in_features), 1/sqrt(in_features)).
     Backward (with x and g flattened to rows): dx = g W, dW = g^T x, db = sum of g over the rows.
+    The math is in strided/functional/reference/linear.py.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"Linear: {name} must be a non-negative integer, got {value!r}")
+            positive_int(value, name, "Linear", minimum=0)
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         dtype = np.float32 if dtype is None else dtype
@@ -37,21 +40,19 @@ class Linear(Module):
         if x.ndim < 1 or x.shape[-1] != self.in_features:
             raise ValueError(f"{self.label()}: expected input of shape (*, {self.in_features}), got {x.shape}")
         check_dtype_matches(self, x, self.weight)
-        self.save_for_backward(x)
-        y = x @ self.weight.data.T
-        if self.bias is not None:
-            y += self.bias.data
+        bias = None if self.bias is None else self.bias.data
+        y, ctx = kernels().linear_forward(x, self.weight.data, bias, is_grad_enabled())
+        self.save_for_backward(ctx, y.shape)
         return y
 
     def backward(self, grad_out):
-        (x,) = self.saved_for_backward()
-        check_grad(self, grad_out, x.shape[:-1] + (self.out_features,))
-        rows = math.prod(x.shape[:-1])
-        g2 = grad_out.reshape(rows, self.out_features)
-        self.weight.accumulate_grad(g2.T @ x.reshape(rows, self.in_features))
+        ctx, shape = self.saved_for_backward()
+        check_grad(self, grad_out, shape)
+        grad_x, grad_weight, grad_bias = ctx.backward(grad_out)
+        self.weight.accumulate_grad(grad_weight)
         if self.bias is not None:
-            self.bias.accumulate_grad(g2.sum(axis=0))
-        return grad_out @ self.weight.data
+            self.bias.accumulate_grad(grad_bias)
+        return grad_x
 
     def label(self):
         return f"Linear({self.in_features} -> {self.out_features})"

@@ -11,7 +11,8 @@ integer arrays; every target is checked (shape, range, dtype) with an error nami
 
 import numpy as np
 
-from ..functional import loss as F
+from ..functional.args import one_of
+from ..functional.reference import loss as F
 from .checks import check_array
 from .module import Module
 
@@ -23,9 +24,7 @@ _REDUCTIONS = ("mean", "sum", "none")
 class _Loss(Module):
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"{type(self).__name__}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-        self.reduction = reduction
+        self.reduction = one_of(reduction, _REDUCTIONS, "reduction", type(self).__name__)
 
     def _finish(self, losses: np.ndarray, denominator, output: np.ndarray, *saved):
         """Reduce, keep what backward needs, and return a float (or the per-element array)."""

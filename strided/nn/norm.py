@@ -6,12 +6,15 @@ variance (n / (n - 1) times the biased one); ``momentum=None`` gives the cumulat
 (factor 1 / num_batches_tracked). Evaluation: normalise with the running statistics (or, with
 ``track_running_stats=False``, with the batch's). Buffers: ``running_mean``, ``running_var`` and
 ``num_batches_tracked`` (a 0-d int64 array), exactly PyTorch's. ``bias=False`` (keyword only, as in
-PyTorch 2.13) keeps the affine weight but drops the shift.
+PyTorch 2.13) keeps the affine weight but drops the shift. The math is in
+strided/functional/reference/norm.py (``batch_norm_forward``/``batch_norm_backward``; fast: functional/fast/norm.py).
 """
 
 import numpy as np
 
-from ..functional import norm as F
+from ..functional.args import positive_int
+from ..functional.dispatch import kernels
+from ..grad_mode import is_grad_enabled
 from .checks import check_array, check_grad
 from .module import Module, Parameter
 
@@ -24,8 +27,7 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, dtype=None, *, bias: bool = True):
         super().__init__()
-        if not isinstance(num_features, (int, np.integer)) or isinstance(num_features, bool) or num_features < 1:
-            raise ValueError(f"{type(self).__name__}: num_features must be a positive integer, got {num_features!r}")
+        positive_int(num_features, "num_features", type(self).__name__)
         dtype = np.float32 if dtype is None else dtype
         self.num_features = int(num_features)
         self.eps = float(eps)
@@ -60,37 +62,27 @@ class _BatchNorm(Module):
         self._check(x)
         weight = self.weight.data if self.affine else None
         bias = None if self.bias is None else self.bias.data
-        if not self.training and self.running_mean is not None:
-            y, inv_std = F.batch_norm_eval(x, self.running_mean, self.running_var, weight, bias, self.eps)
-            self.save_for_backward(False, x, self.running_mean.copy(), inv_std)
-            return y
-        n = F.values_per_channel(x)
-        if n <= 1:
+        batch_stats = self.training or self.running_mean is None
+        if batch_stats and x.size // max(x.shape[1], 1) == 1:
             raise ValueError(f"{self.label()}: expected more than 1 value per channel when training, "
                              f"got input of shape {x.shape}")
-        y, centred, inv_std, mean, var = F.batch_norm_train(x, weight, bias, self.eps)
-        if self.training and self.track_running_stats:
-            self._update_running_stats(mean, var, n)
-        self.save_for_backward(True, centred, None, inv_std)
+        track = self.training and self.track_running_stats
+        momentum = 0.0
+        if track:
+            self.num_batches_tracked += 1  # PyTorch counts empty batches too
+            momentum = 1.0 / int(self.num_batches_tracked) if self.momentum is None else self.momentum
+        # The running statistics are updated in place by the kernel, as PyTorch: arrays handed out by
+        # state_dict() see the update.
+        running = (self.running_mean, self.running_var) if track or not batch_stats else (None, None)
+        y, ctx = kernels().batch_norm_forward(x, *running, weight, bias, batch_stats, momentum, self.eps,
+                                              is_grad_enabled())
+        self.save_for_backward(ctx, x.shape)
         return y
 
-    def _update_running_stats(self, mean, var, n: int) -> None:
-        self.num_batches_tracked += 1
-        factor = 1.0 / int(self.num_batches_tracked) if self.momentum is None else self.momentum
-        # In place, as PyTorch: arrays handed out by state_dict() see the update.
-        self.running_mean *= 1.0 - factor
-        self.running_mean += mean * factor
-        self.running_var *= 1.0 - factor
-        self.running_var += var * (factor * n / (n - 1))
-
     def backward(self, grad_out):
-        batch_stats, kept, running_mean, inv_std = self.saved_for_backward()
-        check_grad(self, grad_out, kept.shape)
-        weight = self.weight.data if self.affine else None
-        if batch_stats:
-            dx, dweight, dbias = F.batch_norm_backward_train(grad_out, kept, inv_std, weight)
-        else:
-            dx, dweight, dbias = F.batch_norm_backward_eval(grad_out, kept, running_mean, inv_std, weight)
+        ctx, shape = self.saved_for_backward()
+        check_grad(self, grad_out, shape)
+        dx, dweight, dbias = ctx.backward(grad_out)
         if self.affine:
             self.weight.accumulate_grad(dweight)
         if self.bias is not None:

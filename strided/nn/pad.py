@@ -1,11 +1,16 @@
 """Padding layers (PyTorch's ZeroPad2d, ConstantPad2d, ReflectionPad2d, ReplicationPad2d, CircularPad2d).
 
-Forward: ``y = pad2d(x, (left, right, top, bottom), mode)``, shape (N, C, H + top + bottom, W + left + right).
+Forward: ``y = st.functional.pad(x, (left, right, top, bottom), mode)``,
+shape (N, C, H + top + bottom, W + left + right).
 Backward: the gradient of each border pixel is added onto the input pixel it copied (nothing for the
-constant modes, whose border does not depend on x). See strided.functional.pad for the index maps.
+constant modes, whose border does not depend on x). The index maps are in
+strided/functional/reference/pad.py (fast: functional/fast/pad.py).
 """
 
-from ..functional.pad import as_padding, check_padding, pad2d, pad2d_backward
+from ..functional.args import padding4
+from ..functional.dispatch import kernels
+from ..functional.geometry import check_padding
+from ..grad_mode import is_grad_enabled
 from .checks import check_grad, check_input
 from .module import Module
 
@@ -19,20 +24,20 @@ class _Pad2d(Module):
 
     def __init__(self, padding):
         super().__init__()
-        self.padding = as_padding(padding)
+        self.padding = padding4(padding, type(self).__name__)
         self.value = 0.0
 
     def forward(self, x):
         check_input(self, x, 4)
         check_padding(x.shape, self.padding, self.mode, self.label())
-        y = pad2d(x, self.padding, self.mode, self.value)
-        self.save_for_backward(y.shape)
+        y, ctx = kernels().pad2d_forward(x, self.padding, self.mode, self.value, is_grad_enabled())
+        self.save_for_backward(ctx, y.shape)
         return y
 
     def backward(self, grad_out):
-        (out_shape,) = self.saved_for_backward()
+        ctx, out_shape = self.saved_for_backward()
         check_grad(self, grad_out, out_shape)
-        return pad2d_backward(grad_out, self.padding, self.mode)
+        return ctx.backward(grad_out)
 
     def label(self) -> str:
         return f"{type(self).__name__}{self.padding}"

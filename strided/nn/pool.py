@@ -1,15 +1,16 @@
-"""Pooling layers: thin wrappers over strided.functional.pool, adaptive_pool and fractional_pool.
+"""Pooling layers: thin wrappers over the pooling kernels of strided.functional.
 
-Each keeps, for its backward, only what routing the gradient needs (the argmax of max pooling,
-as small integers, or nothing but shapes for average pooling), and under ``st.no_grad()`` keeps
-nothing and skips the argmax entirely.
+The math is in strided/functional/reference/pool.py (max, average) and reference/adaptive_pool.py
+(adaptive, global, fractional); the windows in functional/geometry.py. Each layer keeps its kernel's
+context for the backward (the fast kernels keep the argmax as small integers, or only shapes for
+average pooling) and under ``st.no_grad()`` keeps nothing and skips the argmax entirely.
 """
 
 import numpy as np
 
-from ..functional import adaptive_pool as A
-from ..functional import fractional_pool as Fr
-from ..functional import pool as P
+from ..functional.args import pair
+from ..functional.dispatch import kernels
+from ..functional.geometry import adaptive_output_size, check_pool_args, fractional_output_size
 from ..grad_mode import is_grad_enabled
 from ..rng import get_generator
 from .checks import check_grad, check_input
@@ -22,15 +23,19 @@ __all__ = [
 
 
 class _Pool2d(Module):
-    """Shared plumbing: input check, what backward keeps, gradient check."""
+    """Shared plumbing: input check, the kernel's context kept for backward, gradient check."""
 
-    def _keep(self, x, out, *items):
-        self.save_for_backward(x.shape, x.dtype, out.shape, *items)
+    def _run(self, name: str, x, *args):
+        """y of kernel ``name`` on x (checked), its context kept for the backward."""
+        check_input(self, x, 4)
+        out, ctx = getattr(kernels(), name + "_forward")(x, *args, need_backward=is_grad_enabled(), who=self.label())
+        self.save_for_backward(ctx, out.shape)
+        return out
 
-    def _restore(self, grad_out):
-        input_shape, dtype, out_shape, *items = self.saved_for_backward()
+    def backward(self, grad_out):
+        ctx, out_shape = self.saved_for_backward()
         check_grad(self, grad_out, out_shape)
-        return input_shape, dtype, items
+        return ctx.backward(grad_out)
 
     def label(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
@@ -54,19 +59,10 @@ class MaxPool2d(_Pool2d):
         self.padding = padding
         self.dilation = dilation
         self.ceil_mode = bool(ceil_mode)
-        P.check_pool_args(kernel_size, self.stride, padding, dilation, self.label())
+        check_pool_args(kernel_size, self.stride, padding, dilation, self.label())
 
     def forward(self, x):
-        check_input(self, x, 4)
-        out, argmax = P.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                                   with_argmax=is_grad_enabled(), who=self.label())
-        self._keep(x, out, argmax)
-        return out
-
-    def backward(self, grad_out):
-        input_shape, dtype, (argmax,) = self._restore(grad_out)
-        return P.max_pool2d_backward(grad_out, argmax, input_shape, self.kernel_size, self.stride, self.padding,
-                                     self.dilation, self.ceil_mode, dtype=dtype)
+        return self._run("max_pool2d", x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -92,7 +88,7 @@ class AvgPool2d(_Pool2d):
         self.ceil_mode = bool(ceil_mode)
         self.count_include_pad = bool(count_include_pad)
         self.divisor_override = divisor_override
-        P.check_pool_args(kernel_size, self.stride, padding, 1, self.label())
+        check_pool_args(kernel_size, self.stride, padding, 1, self.label())
         if divisor_override is not None and (isinstance(divisor_override, bool)
                                              or not isinstance(divisor_override, (int, np.integer))
                                              or divisor_override == 0):
@@ -104,14 +100,7 @@ class AvgPool2d(_Pool2d):
                 self.divisor_override)
 
     def forward(self, x):
-        check_input(self, x, 4)
-        out = P.avg_pool2d(x, *self._args(), who=self.label())
-        self._keep(x, out)
-        return out
-
-    def backward(self, grad_out):
-        input_shape, dtype, _ = self._restore(grad_out)
-        return P.avg_pool2d_backward(grad_out, input_shape, *self._args(), dtype=dtype)
+        return self._run("avg_pool2d", x, *self._args())
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -128,17 +117,10 @@ class AdaptiveAvgPool2d(_Pool2d):
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
-        A.adaptive_output_size((1, 1), output_size, self.label())
+        adaptive_output_size((1, 1), output_size, self.label())
 
     def forward(self, x):
-        check_input(self, x, 4)
-        out = A.adaptive_avg_pool2d(x, self.output_size, who=self.label())
-        self._keep(x, out)
-        return out
-
-    def backward(self, grad_out):
-        input_shape, dtype, _ = self._restore(grad_out)
-        return A.adaptive_avg_pool2d_backward(grad_out, input_shape, dtype=dtype)
+        return self._run("adaptive_avg_pool2d", x, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -154,17 +136,10 @@ class AdaptiveMaxPool2d(_Pool2d):
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
-        A.adaptive_output_size((1, 1), output_size, self.label())
+        adaptive_output_size((1, 1), output_size, self.label())
 
     def forward(self, x):
-        check_input(self, x, 4)
-        out, argmax = A.adaptive_max_pool2d(x, self.output_size, with_argmax=is_grad_enabled(), who=self.label())
-        self._keep(x, out, argmax)
-        return out
-
-    def backward(self, grad_out):
-        input_shape, dtype, (argmax,) = self._restore(grad_out)
-        return A.adaptive_max_pool2d_backward(grad_out, argmax, input_shape, dtype=dtype)
+        return self._run("adaptive_max_pool2d", x, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -177,14 +152,7 @@ class GlobalAvgPool2d(_Pool2d):
     """
 
     def forward(self, x):
-        check_input(self, x, 4)
-        out = A.global_avg_pool2d(x)
-        self._keep(x, out)
-        return out
-
-    def backward(self, grad_out):
-        input_shape, dtype, _ = self._restore(grad_out)
-        return A.global_avg_pool2d_backward(grad_out, input_shape, dtype=dtype)
+        return self._run("adaptive_avg_pool2d", x, 1)
 
 
 class GlobalMaxPool2d(_Pool2d):
@@ -195,14 +163,7 @@ class GlobalMaxPool2d(_Pool2d):
     """
 
     def forward(self, x):
-        check_input(self, x, 4)
-        out, argmax = A.global_max_pool2d(x, with_argmax=is_grad_enabled())
-        self._keep(x, out, argmax)
-        return out
-
-    def backward(self, grad_out):
-        input_shape, dtype, (argmax,) = self._restore(grad_out)
-        return A.global_max_pool2d_backward(grad_out, argmax, input_shape, dtype=dtype)
+        return self._run("adaptive_max_pool2d", x, 1)
 
 
 class FractionalMaxPool2d(_Pool2d):
@@ -224,12 +185,12 @@ class FractionalMaxPool2d(_Pool2d):
         self.kernel_size = kernel_size
         self.output_size = output_size
         self.output_ratio = output_ratio
-        P.pair(kernel_size, "kernel_size", self.label())
+        pair(kernel_size, "kernel_size", self.label())
         if (output_size is None) == (output_ratio is None):
             raise ValueError(f"{self.label()}: give exactly one of output_size and output_ratio, "
                              f"got output_size={output_size!r}, output_ratio={output_ratio!r}")
         if output_size is not None:
-            P.pair(output_size, "output_size", self.label())
+            pair(output_size, "output_size", self.label())
         else:
             ratios = (output_ratio, output_ratio) if isinstance(output_ratio, (int, float)) else output_ratio
             if not (isinstance(ratios, (tuple, list)) and len(ratios) == 2
@@ -252,17 +213,10 @@ class FractionalMaxPool2d(_Pool2d):
 
     def forward(self, x):
         check_input(self, x, 4)
-        out_hw = Fr.fractional_output_size(x.shape[2:], self.kernel_size, self.output_size, self.output_ratio,
-                                           self.label())
+        out_hw = fractional_output_size(x.shape[2:], self.kernel_size, self.output_size, self.output_ratio,
+                                        self.label())
         self.last_samples = self._samples(x)
-        out, argmax = Fr.fractional_max_pool2d(x, self.kernel_size, out_hw, self.last_samples,
-                                               with_argmax=is_grad_enabled(), who=self.label())
-        self._keep(x, out, argmax)
-        return out
-
-    def backward(self, grad_out):
-        input_shape, dtype, (argmax,) = self._restore(grad_out)
-        return Fr.fractional_max_pool2d_backward(grad_out, argmax, input_shape, dtype=dtype)
+        return self._run("fractional_max_pool2d", x, self.kernel_size, out_hw, self.last_samples)
 
     def extra_repr(self) -> str:
         if self.output_size is not None:

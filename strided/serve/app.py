@@ -21,8 +21,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from ..data.preprocess import DEFAULT_MAX_PIXELS, ImageDecodeError
 from ..predictor import Predictor, UnsupportedImageFormat, open_image_header
-from ..preprocess import DEFAULT_MAX_PIXELS, ImageDecodeError
 from .batcher import BatcherStopped, MicroBatcher, QueueFull
 from .explain import ExplainError, ExplainQuery, Method
 from .limits import BodyTimeout, BodyTooLarge, DecodeBudget, ServiceGuard

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from strided.data import DataLoader, DatasetError, ImageFolder
-from strided.preprocess import ImageDecodeError
+from strided.data.preprocess import ImageDecodeError
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".bmp": "BMP", ".gif": "GIF", ".webp": "WEBP"}
 

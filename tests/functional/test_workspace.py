@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from strided.functional import workspace
-from strided.functional.activation import relu
-from strided.functional.workspace import BufferPool, shared_zeros
+from strided.functional.fast import workspace
+from strided.functional.fast.activation import relu
+from strided.functional.fast.workspace import BufferPool, shared_zeros
 
 
 def test_pool_reuses_buffers_and_respects_its_limit():

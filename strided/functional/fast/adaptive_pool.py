@@ -1,4 +1,4 @@
-"""Adaptive and global pooling: the output size is given, and the windows follow from it.
+"""Adaptive and global pooling, fast: must equal strided.functional.reference.adaptive_pool.
 
 Output position i of an axis of length I pooled to O pools input positions [start_i, end_i):
 
@@ -19,38 +19,17 @@ Global pooling is the case O = 1 on both axes: a plain mean or max over each (H,
 
 import numpy as np
 
+from ..dispatch import Context
+from ..geometry import adaptive_output_size, adaptive_windows
 from .pool import (
     avg_pool2d,
-    avg_pool2d_backward,
+    avg_pool2d_grad,
     first_max,
     max_pool2d,
-    max_pool2d_backward,
+    max_pool2d_grad,
     scatter_to_argmax,
     window_max,
 )
-
-
-def adaptive_windows(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(start, end) of each output position's window along one axis, PyTorch's formula."""
-    i = np.arange(out_size)
-    return (i * in_size) // out_size, -((-(i + 1) * in_size) // out_size)
-
-
-def adaptive_output_size(input_hw, output_size, who: str = "adaptive_pool2d") -> tuple[int, int]:
-    """Resolve ``output_size`` (int, or (h, w) where None keeps the input's size) and check it."""
-    if isinstance(output_size, (int, np.integer)) or output_size is None:
-        output_size = (output_size, output_size)
-    if not (isinstance(output_size, (tuple, list)) and len(output_size) == 2):
-        raise ValueError(f"{who}: output_size must be an int or a pair (h, w) of ints or None, got {output_size!r}")
-    out = []
-    for size, o in zip(input_hw, output_size, strict=True):
-        if o is None:
-            o = size
-        if isinstance(o, bool) or not isinstance(o, (int, np.integer)) or o < 1:
-            raise ValueError(f"{who}: output_size must be positive ints (or None to keep an axis), "
-                             f"got {tuple(output_size)}")
-        out.append(int(o))
-    return tuple(out)
 
 
 def tile_kernel(input_hw, out_hw):
@@ -91,7 +70,7 @@ def _last_axis_product(a: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return (np.ascontiguousarray(a).reshape(-1, a.shape[-1]) @ matrix).reshape(*a.shape[:-1], matrix.shape[1])
 
 
-def adaptive_avg_pool2d_backward(grad_out: np.ndarray, input_shape, dtype=None) -> np.ndarray:
+def adaptive_avg_pool2d_grad(grad_out: np.ndarray, input_shape, dtype=None) -> np.ndarray:
     """dL/dx[n, c, a, b] = sum over the windows holding (a, b) of dL/dy / window size."""
     dtype = grad_out.dtype if dtype is None else np.dtype(dtype)
     n, c, h, w = input_shape
@@ -102,7 +81,7 @@ def adaptive_avg_pool2d_backward(grad_out: np.ndarray, input_shape, dtype=None) 
         return grad_in
     kernel = tile_kernel((h, w), (oh, ow))
     if kernel is not None:
-        return avg_pool2d_backward(grad_out, input_shape, kernel, kernel, dtype=dtype)
+        return avg_pool2d_grad(grad_out, input_shape, kernel, kernel, dtype=dtype)
     p_h, p_w = averaging_matrix(h, oh, dtype), averaging_matrix(w, ow, dtype)
     along_h = _last_axis_product(grad_out.astype(dtype, copy=False).swapaxes(2, 3), p_h)  # (N, C, O_w, H)
     return _last_axis_product(along_h.swapaxes(2, 3), p_w)
@@ -144,15 +123,15 @@ def adaptive_max_pool2d(x: np.ndarray, output_size, with_argmax: bool = True, wh
     return out, np.take(position, offset + (np.arange(oh * ow) * position.shape[2]).reshape(oh, ow))
 
 
-def adaptive_max_pool2d_backward(grad_out: np.ndarray, argmax: np.ndarray, input_shape, dtype=None) -> np.ndarray:
+def adaptive_max_pool2d_grad(grad_out: np.ndarray, argmax: np.ndarray, input_shape, dtype=None) -> np.ndarray:
     """dL/dx: each output's gradient goes to its window's maximum (overlapping windows add up)."""
     h, w = input_shape[2:]
     oh, ow = grad_out.shape[2:]
     if (oh, ow) == (1, 1):
-        return global_max_pool2d_backward(grad_out, argmax, input_shape, dtype)
+        return global_max_pool2d_grad(grad_out, argmax, input_shape, dtype)
     kernel = tile_kernel((h, w), (oh, ow))
     if kernel is not None:
-        return max_pool2d_backward(grad_out, argmax, input_shape, kernel, kernel, dtype=dtype)
+        return max_pool2d_grad(grad_out, argmax, input_shape, kernel, kernel, dtype=dtype)
     return scatter_to_argmax(grad_out, argmax, input_shape, dtype)
 
 
@@ -162,9 +141,9 @@ def global_avg_pool2d(x: np.ndarray) -> np.ndarray:
     return x.mean(axis=(2, 3), keepdims=True)
 
 
-def global_avg_pool2d_backward(grad_out: np.ndarray, input_shape, dtype=None) -> np.ndarray:
+def global_avg_pool2d_grad(grad_out: np.ndarray, input_shape, dtype=None) -> np.ndarray:
     """dL/dx[n, c, a, b] = dL/dy[n, c] / (H * W) for every (a, b)."""
-    return adaptive_avg_pool2d_backward(grad_out, input_shape, dtype)
+    return adaptive_avg_pool2d_grad(grad_out, input_shape, dtype)
 
 
 def global_max_pool2d(x: np.ndarray, with_argmax: bool = True):
@@ -177,9 +156,32 @@ def global_max_pool2d(x: np.ndarray, with_argmax: bool = True):
     return np.take_along_axis(planes, argmax, axis=2).reshape(n, c, 1, 1), argmax.reshape(n, c, 1, 1)
 
 
-def global_max_pool2d_backward(grad_out: np.ndarray, argmax: np.ndarray, input_shape, dtype=None) -> np.ndarray:
+def global_max_pool2d_grad(grad_out: np.ndarray, argmax: np.ndarray, input_shape, dtype=None) -> np.ndarray:
     """dL/dx: the whole gradient of each plane goes to its maximum."""
     n, c, h, w = input_shape
     grad_in = np.zeros((n, c, h * w), dtype=grad_out.dtype if dtype is None else dtype)
     np.put_along_axis(grad_in, argmax.reshape(n, c, 1), grad_out.reshape(n, c, 1), axis=2)
     return grad_in.reshape(input_shape)
+
+
+# --------------------------------------------------------------------------- the kernel interface
+def adaptive_avg_pool2d_forward(x, output_size, need_backward=True, who="adaptive_avg_pool2d"):
+    """(y, ctx): y = the mean of each adaptive window."""
+    y = adaptive_avg_pool2d(x, output_size, who)
+    return y, (Context(adaptive_avg_pool2d_backward, input_shape=x.shape, dtype=x.dtype) if need_backward else None)
+
+
+def adaptive_avg_pool2d_backward(ctx, grad_out):
+    return adaptive_avg_pool2d_grad(grad_out, ctx.input_shape, ctx.dtype)
+
+
+def adaptive_max_pool2d_forward(x, output_size, need_backward=True, who="adaptive_max_pool2d"):
+    """(y, ctx): y = the max of each adaptive window; ctx keeps where each maximum was."""
+    y, argmax = adaptive_max_pool2d(x, output_size, with_argmax=need_backward, who=who)
+    if not need_backward:
+        return y, None
+    return y, Context(adaptive_max_pool2d_backward, argmax=argmax, input_shape=x.shape, dtype=x.dtype)
+
+
+def adaptive_max_pool2d_backward(ctx, grad_out):
+    return adaptive_max_pool2d_grad(grad_out, ctx.argmax, ctx.input_shape, ctx.dtype)

@@ -1,4 +1,6 @@
-"""Padding of the last two axes (H, W) of an NCHW array, forward and backward, as torch.nn.functional.pad.
+"""Padding of H and W, fast: must equal strided.functional.reference.pad.pad2d_forward and pad2d_backward.
+
+The reference gathers every output pixel through an index map; here each border is a few slice copies.
 
 Padding is separable: ``out[i, j] = x[m_h(i), m_w(j)]`` where ``m`` maps an output index to the input
 index it copies (the border value for 'zeros'/'constant'):
@@ -17,37 +19,8 @@ Padding is ``(left, right, top, bottom)``, like PyTorch's. A negative amount cro
 
 import numpy as np
 
-MODES = ("zeros", "constant", "reflect", "replicate", "circular")
-
-
-def as_padding(padding) -> tuple[int, int, int, int]:
-    """``padding`` as (left, right, top, bottom): an int pads all four sides."""
-    if isinstance(padding, (int, np.integer)) and not isinstance(padding, bool):
-        return (int(padding),) * 4
-    if (isinstance(padding, (tuple, list)) and len(padding) == 4
-            and all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in padding)):
-        return tuple(int(p) for p in padding)
-    raise ValueError(f"pad2d: padding must be an int or 4 ints (left, right, top, bottom), got {padding!r}")
-
-
-def check_padding(shape, padding, mode: str, name: str = "pad2d") -> None:
-    """PyTorch's rules: reflect needs padding < size, circular padding <= size; cropping must leave a pixel."""
-    if mode not in MODES:
-        raise ValueError(f"{name}: padding mode must be one of {MODES}, got {mode!r}")
-    if len(shape) < 2:
-        raise ValueError(f"{name}: expected an array with at least 2 dimensions (..., H, W), got shape {tuple(shape)}")
-    height, width = shape[-2:]
-    left, right, top, bottom = padding
-    for size, axis, amounts in ((width, "width", (left, right)), (height, "height", (top, bottom))):
-        for amount in amounts:
-            if mode == "reflect" and amount >= size:
-                raise ValueError(f"{name}: reflect padding must be smaller than the input {axis} {size}, "
-                                 f"got padding {amount}")
-            if mode == "circular" and amount > size:
-                raise ValueError(f"{name}: circular padding must be at most the input {axis} {size}, "
-                                 f"got padding {amount}")
-        if size + sum(min(amount, 0) for amount in amounts) < 1:  # PyTorch crops before it pads
-            raise ValueError(f"{name}: padding {padding} crops away all of an input of {axis} {size}")
+from ..dispatch import Context
+from ..geometry import check_padding
 
 
 def _on(axis: int, index) -> tuple:
@@ -111,13 +84,12 @@ def _uncrop(grad: np.ndarray, crop) -> np.ndarray:
     return full
 
 
-def pad2d(x: np.ndarray, padding, mode: str = "zeros", value: float = 0.0) -> np.ndarray:
-    """Pad the last two axes: ``padding`` = int or (left, right, top, bottom); mode as ``MODES``.
+def _pad(x: np.ndarray, padding, mode: str = "zeros", value: float = 0.0) -> np.ndarray:
+    """Pad the last two axes: ``padding`` = (left, right, top, bottom); mode as ``geometry.PAD_MODES``.
 
     Output shape (..., H + top + bottom, W + left + right); the dtype is kept. Negative amounts crop:
     after padding, except for 'circular', which PyTorch crops first and then wraps what is left.
     """
-    padding = as_padding(padding)
     (left, right, top, bottom), crop = _split(padding)
     crop_first = mode == "circular" and any(crop)
     if crop_first:
@@ -135,9 +107,8 @@ def pad2d(x: np.ndarray, padding, mode: str = "zeros", value: float = 0.0) -> np
     return out
 
 
-def pad2d_backward(grad: np.ndarray, padding, mode: str = "zeros") -> np.ndarray:
-    """Gradient of ``pad2d`` with respect to its input: border gradients go to the pixels they copied."""
-    padding = as_padding(padding)
+def _unpad(grad: np.ndarray, padding, mode: str = "zeros") -> np.ndarray:
+    """Gradient of ``_pad`` with respect to its input: border gradients go to the pixels they copied."""
     (left, right, top, bottom), crop = _split(padding)
     crop_first = mode == "circular"
     if any(crop) and not crop_first:
@@ -147,3 +118,14 @@ def pad2d_backward(grad: np.ndarray, padding, mode: str = "zeros") -> np.ndarray
     if any(crop) and crop_first:
         grad_x = _uncrop(grad_x, crop)
     return grad_x
+
+
+def pad2d_forward(x, padding, mode="zeros", value=0.0, need_backward=True):
+    """(y, ctx) of ``pad2d``; ``ctx.backward(grad)`` is ``pad2d_backward``."""
+    y = _pad(x, padding, mode, value)
+    return y, (Context(pad2d_backward, padding=padding, mode=mode) if need_backward else None)
+
+
+def pad2d_backward(ctx, grad_out):
+    """dL/dx from dL/dy: border gradients go to the pixels they copied."""
+    return _unpad(grad_out, ctx.padding, ctx.mode)

@@ -1,0 +1,48 @@
+"""Which kernels run: the fast ones (default) or the textbook references, and the context a forward keeps.
+
+Every op exists twice, with the same names and signatures: in ``strided.functional.reference`` (the
+textbook algorithm, the definition) and in ``strided.functional.fast`` (the same numbers, faster).
+``kernels()`` returns the package in use; ``use_reference(True)``, or the environment variable
+``STRIDED_REFERENCE=1`` set before strided is imported, runs any model on the references.
+
+A kernel's forward returns ``(y, ctx)``; ``ctx`` holds whatever that kernel's backward needs (the fast
+conv keeps a pooled buffer in it, the reference keeps its columns) and remembers which backward to call:
+``ctx.backward(grad)``. A layer keeps the context and hands the gradient to it: it never sees a buffer.
+"""
+
+import os
+
+ENVIRONMENT_VARIABLE = "STRIDED_REFERENCE"
+
+_state = {"reference": os.environ.get(ENVIRONMENT_VARIABLE, "").strip().lower() not in ("", "0", "false", "no")}
+
+
+def use_reference(enabled: bool = True) -> None:
+    """Run every layer and functional op on the reference kernels (True) or on the fast ones (False)."""
+    _state["reference"] = bool(enabled)
+
+
+def using_reference() -> bool:
+    return _state["reference"]
+
+
+def kernels():
+    """The kernel package in use: ``strided.functional.reference`` or ``strided.functional.fast``."""
+    from . import fast, reference  # imported here: both import this module's Context
+
+    return reference if _state["reference"] else fast
+
+
+class Context:
+    """What a forward kept for its backward, and that backward: ``ctx.backward(grad)``.
+
+    Opaque to the caller; the kernel that made it reads its fields. One backward per context: the fast
+    kernels give their buffers back to the pool in it.
+    """
+
+    def __init__(self, backward, **saved):
+        self._backward = backward
+        self.__dict__.update(saved)
+
+    def backward(self, grad_out):
+        return self._backward(self, grad_out)
