@@ -8,6 +8,8 @@ from .container import Sequential
 from .conv import Conv2d
 from .dropout import Dropout, Dropout2d
 from .graph import Graph
+from .hardtanh import Hardtanh, ReLU6
+from .inverted_residual import InvertedResidual
 from .linear import Flatten, Identity, Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .merge import Add, Concat
@@ -33,3 +35,4 @@ __all__ = [
     "ReplicationPad2d", "ResidualBlock", "Sequential", "Sigmoid", "Softmax", "Tanh", "Transition", "ZeroPad2d",
     "capture_outputs", "init",
 ]
+__all__ += ["Hardtanh", "InvertedResidual", "ReLU6"]
