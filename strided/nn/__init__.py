@@ -4,17 +4,20 @@ from . import init as init  # re-exported: st.nn.init
 from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .blocks import Bottleneck, DenseBlock, DenseLayer, ResidualBlock, Transition
 from .capture import LayerOutput, capture_outputs
-from .container import Sequential
+from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d
+from .conv_transpose import ConvTranspose2d
 from .dropout import Dropout, Dropout2d
 from .graph import Graph
 from .hardtanh import Hardtanh, ReLU6
 from .inverted_residual import InvertedResidual
+from .layers1d import AdaptiveAvgPool1d, AdaptiveMaxPool1d, AvgPool1d, Conv1d, MaxPool1d
 from .linear import Flatten, Identity, Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .merge import Add, Concat
 from .module import IncompatibleKeys, Module, Parameter
 from .norm import BatchNorm1d, BatchNorm2d
+from .normalization import GroupNorm, LayerNorm, LayerNorm2d
 from .pad import CircularPad2d, ConstantPad2d, ReflectionPad2d, ReplicationPad2d, ZeroPad2d
 from .pool import (
     AdaptiveAvgPool2d,
@@ -25,6 +28,7 @@ from .pool import (
     GlobalMaxPool2d,
     MaxPool2d,
 )
+from .upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
     "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Add", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d",
@@ -34,5 +38,9 @@ __all__ = [
     "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "NLLLoss", "Parameter", "ReLU", "ReflectionPad2d",
     "ReplicationPad2d", "ResidualBlock", "Sequential", "Sigmoid", "Softmax", "Tanh", "Transition", "ZeroPad2d",
     "capture_outputs", "init",
+]
+__all__ += [  # issue 16's layers
+    "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AvgPool1d", "Conv1d", "ConvTranspose2d", "GroupNorm", "LayerNorm",
+    "LayerNorm2d", "MaxPool1d", "ModuleDict", "ModuleList", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d",
 ]
 __all__ += ["Hardtanh", "InvertedResidual", "ReLU6"]

@@ -11,28 +11,39 @@ Names follow PyTorch so that habits and state dicts carry over: ``named_paramete
 """
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 import numpy as np
 
 from ..grad_mode import is_grad_enabled
+from .hooks import ModuleHooks
 
 
 class Parameter:
     """A trainable array. ``data`` holds its values; ``grad`` the accumulated gradient.
 
     ``grad`` is None until a backward adds to it; ``Module.zero_grad()`` sets it back to None.
+    ``requires_grad=False`` freezes it: backward adds nothing to ``grad`` and optimizers leave it alone
+    (the one place each is enforced: ``accumulate_grad`` here and ``Optimizer.step``).
     """
 
-    __slots__ = ("data", "grad")
+    __slots__ = ("data", "grad", "requires_grad")
 
-    def __init__(self, data):
+    def __init__(self, data, requires_grad: bool = True):
         self.data = np.asarray(data)
         self.grad = None
+        self.requires_grad = bool(requires_grad)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Parameter":
+        """Freeze (False) or unfreeze (True) this parameter, in place; returns it (PyTorch's Tensor.requires_grad_)."""
+        self.requires_grad = bool(requires_grad)
+        return self
 
     def accumulate_grad(self, grad: np.ndarray) -> None:
-        """Add ``grad`` to ``self.grad`` (PyTorch accumulates; it does not overwrite)."""
+        """Add ``grad`` to ``self.grad`` (PyTorch accumulates; it does not overwrite); nothing if frozen."""
+        if not self.requires_grad:
+            return
         if grad.shape != self.data.shape:
             raise ValueError(f"Parameter of shape {self.data.shape}: got a gradient of shape {grad.shape}")
         if self.grad is None:
@@ -54,7 +65,8 @@ class Parameter:
         return self.data.size
 
     def __repr__(self) -> str:
-        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+        frozen = "" if self.requires_grad else ", requires_grad=False"
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}{frozen})"
 
 
 class IncompatibleKeys(NamedTuple):
@@ -64,7 +76,7 @@ class IncompatibleKeys(NamedTuple):
     unexpected_keys: list
 
 
-class Module:
+class Module(ModuleHooks):
     """Base class of every layer and container.
 
     Subclasses implement ``forward(x)`` and ``backward(grad_out) -> grad_in``. Assigning a
@@ -83,6 +95,8 @@ class Module:
         object.__setattr__(self, "_init_args", (args, kwargs))
         object.__setattr__(self, "_saved", None)
         object.__setattr__(self, "training", True)
+        for hooks in ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks"):
+            object.__setattr__(self, hooks, OrderedDict())
         return self
 
     def __init__(self):
@@ -126,6 +140,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define backward()")
 
     def __call__(self, *args, **kwargs):
+        if self._forward_pre_hooks or self._forward_hooks:
+            return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
 
     def save_for_backward(self, *items) -> None:
@@ -254,6 +270,22 @@ class Module:
     def eval(self) -> "Module":
         """Evaluation mode: ``train(False)``."""
         return self.train(False)
+
+    def apply(self, fn: Callable) -> "Module":
+        """Call ``fn(module)`` on every submodule (children first, recursively) and then on this one, e.g. to
+        initialise weights: ``model.apply(init_fn)``. Returns this module."""
+        for child in self.children():
+            if child is not None:
+                child.apply(fn)
+        fn(self)
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Freeze (False) or unfreeze every parameter of this module and its submodules, e.g. a pretrained
+        backbone: frozen parameters get no gradient from backward and no optimizer update."""
+        for param in self.parameters():
+            param.requires_grad = bool(requires_grad)
+        return self
 
     def zero_grad(self) -> None:
         """Forget accumulated gradients (sets every ``Parameter.grad`` to None, as PyTorch does)."""

@@ -4,7 +4,7 @@ An optimizer holds *parameter groups*: lists of Parameters that share options su
 learning rate (``param_groups[i]['lr']``, which schedulers edit). ``step()`` reads each
 ``Parameter.grad`` and updates ``Parameter.data`` in place, in the parameter's own dtype;
 parameters whose grad is None are skipped. Per-parameter state (momentum buffers, Adam's moments)
-lives in ``self.state[param]``.
+lives in ``self.state[param]``. Frozen parameters (``requires_grad=False``) are skipped too.
 
 ``state_dict()`` has PyTorch's shape: parameters are replaced by their index in the order of the
 groups, ``{'state': {index: {...}}, 'param_groups': [{'lr': ..., 'params': [indices]}]}``, with
@@ -118,7 +118,7 @@ class Optimizer:
         """Update every parameter that has a gradient; returns ``closure()`` if one is given."""
         loss = None if closure is None else closure()
         for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
+            params = [p for p in group["params"] if p.grad is not None and p.requires_grad]  # frozen: no update
             if params:
                 self._update_group(group, params)
         return loss

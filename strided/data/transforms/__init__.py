@@ -8,6 +8,7 @@ from .base import Compose, Normalize, RandomTransform, ToFloat, Transform
 from .color import ColorJitter, Grayscale, RandomGrayscale, hsv_to_rgb, rgb_to_hsv
 from .erasing import RandomErasing
 from .geometric import CenterCrop, Pad, RandomCrop, RandomHorizontalFlip, RandomVerticalFlip, Resize
+from .resized_crop import RandomResizedCrop
 from .warp import RandomAffine, RandomRotation
 
 __all__ = [
@@ -15,3 +16,4 @@ __all__ = [
     "RandomErasing", "RandomGrayscale", "RandomHorizontalFlip", "RandomRotation", "RandomTransform",
     "RandomVerticalFlip", "Resize", "ToFloat", "Transform", "hsv_to_rgb", "rgb_to_hsv",
 ]
+__all__ += ["RandomResizedCrop"]

@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ...functional.interpolate import interpolation_weights
 from .base import RandomTransform, Transform, channel_values, pair, probability, restore_dtype, work_dtype
 
 PADDING_MODES = ("constant", "edge", "reflect", "symmetric")
@@ -23,25 +24,18 @@ def resize_weights(in_size: int, out_size: int, interpolation: str = "bilinear",
     scale = in_size / out_size
     i = np.arange(out_size)[:, None]
     j = np.arange(in_size)[None, :]
-    if interpolation == "nearest":
-        return (j == np.minimum(np.floor(i * scale), in_size - 1)).astype(np.float64)
-    if antialias:
-        # PyTorch's _upsample_bilinear2d_aa: a triangle of half-width `support` around the source centre.
-        support = max(scale, 1.0)
-        center = scale * (i + 0.5)
-        first = np.maximum(np.trunc(center - support + 0.5), 0)
-        stop = np.minimum(np.trunc(center + support + 0.5), in_size)
-        weights = np.maximum(0.0, 1.0 - np.abs((j - center + 0.5) / support))
-        weights *= (j >= first) & (j < stop)
-        return weights / weights.sum(axis=1, keepdims=True)
-    source = np.maximum(scale * (i[:, 0] + 0.5) - 0.5, 0.0)
-    low = np.minimum(np.floor(source).astype(np.intp), in_size - 1)
-    high = np.minimum(low + 1, in_size - 1)
-    frac = source - low
-    weights = np.zeros((out_size, in_size))
-    np.add.at(weights, (np.arange(out_size), low), 1.0 - frac)
-    np.add.at(weights, (np.arange(out_size), high), frac)
-    return weights
+    if interpolation == "nearest" or not antialias:
+        # the same weights as torch.nn.functional.interpolate (one definition, in strided.functional)
+        mode = "nearest" if interpolation == "nearest" else "linear"
+        return interpolation_weights(in_size, out_size, mode, align_corners=False)
+    # PyTorch's _upsample_bilinear2d_aa: a triangle of half-width `support` around the source centre.
+    support = max(scale, 1.0)
+    center = scale * (i + 0.5)
+    first = np.maximum(np.trunc(center - support + 0.5), 0)
+    stop = np.minimum(np.trunc(center + support + 0.5), in_size)
+    weights = np.maximum(0.0, 1.0 - np.abs((j - center + 0.5) / support))
+    weights *= (j >= first) & (j < stop)
+    return weights / weights.sum(axis=1, keepdims=True)
 
 
 def resized_shape(height: int, width: int, size, max_size=None) -> tuple:
