@@ -7,6 +7,7 @@
 
 from .densenet import DenseNet, densenet, densenet121, densenet_cifar
 from .feature_extraction import FeatureExtractor, create_feature_extractor, feature_extractor, get_graph_node_names
+from .fpn_backbone import BackboneWithFPN, resnet_fpn_backbone
 from .mobilenet import MobileNetV2, mobilenet_v2
 from .network import Network
 from .registry import MODEL_BUILDERS, build_model, register_model
@@ -31,4 +32,5 @@ __all__ = [
     "resnet_cifar32", "resnet_cifar44", "resnet_cifar56", "seed_cnn",
 ]
 __all__ += ["FeatureExtractor", "create_feature_extractor", "feature_extractor", "get_graph_node_names"]
+__all__ += ["BackboneWithFPN", "resnet_fpn_backbone"]
 __all__ += ["MobileNetV2", "VGG", "mobilenet_v2", "vgg", "vgg11", "vgg11_bn", "vgg13", "vgg16", "vgg19"]
