@@ -25,7 +25,8 @@ from .stats import compute_mean_std
 
 __all__ = [
     "CIFAR10", "IMG_EXTENSIONS", "KMNIST", "MNIST", "ArrayDataset", "DataLoader", "Dataset", "DatasetError",
-    "DownloadError", "FashionMNIST", "ImageFolder", "MNISTSample", "MultiScaleResize", "Subset", "cache_dir", "check_integrity",
+    "DownloadError", "FashionMNIST", "ImageFolder", "MNISTSample", "Subset", "cache_dir", "check_integrity",
     "compute_mean_std", "dataset_labels", "download_url", "fetch_batch", "load_sample", "random_split",
     "read_cifar_batch", "read_idx", "stratified_split", "transforms", "write_idx",
 ]
+__all__ += ["MultiScaleResize"]

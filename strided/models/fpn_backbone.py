@@ -7,7 +7,7 @@
 ``body`` is the ResNet's stages as a feature extractor (its parameters keep the ResNet's names:
 ``body.layer1.0.conv1.weight``) and ``fpn`` a FeaturePyramidNetwork over their outputs, as in torchvision's
 BackboneWithFPN. Differences from torchvision: strided has no pretrained weights, so every layer trains by
-default (``trainable_layers=5``; torchvision's default of 3 freezes the stem and layer1 of a pretrained
+default (``trainable_layers=None``: all; torchvision's default of 3 freezes the stem and layer1 of a pretrained
 network), and batch norm is strided's ordinary BatchNorm2d (call ``.eval()`` for frozen statistics, which is
 what torchvision's FrozenBatchNorm2d computes).
 """
@@ -20,8 +20,6 @@ from .feature_extraction import feature_extractor
 from .registry import build_model, register_model
 
 __all__ = ["BackboneWithFPN", "resnet_fpn_backbone"]
-
-_TRAINABLE_ORDER = ("layer4", "layer3", "layer2", "layer1", "conv1")
 
 
 class BackboneWithFPN(Module):
@@ -47,19 +45,22 @@ class BackboneWithFPN(Module):
 
 
 @register_model
-def resnet_fpn_backbone(backbone_name: str = "resnet18", trainable_layers: int = 5, returned_layers=None,
+def resnet_fpn_backbone(backbone_name: str = "resnet18", trainable_layers: int | None = None, returned_layers=None,
                         extra_blocks=None, out_channels: int = 256, in_channels: int = 3) -> BackboneWithFPN:
     """torchvision's ``resnet_fpn_backbone`` over strided's ResNets (``resnet18``, ``resnet34``, ``resnet50``,
     and the CIFAR ones, ``resnet_cifar20`` ...): the stages ``returned_layers`` (default all: [1, 2, 3, 4], or
     [1, 2, 3] for a CIFAR ResNet) feed a FeaturePyramidNetwork of ``out_channels``, with ``extra_blocks``
-    (default LastLevelMaxPool(): the "pool" level). The ``trainable_layers`` last stages (5: all, counting the
-    stem) keep requires_grad; the others are frozen.
+    (default LastLevelMaxPool(): the "pool" level). The ``trainable_layers`` last stages (None: all, 5
+    counting the stem; 4 for a CIFAR ResNet) keep requires_grad; the others are frozen (torchvision's rule).
     """
     backbone = build_model(backbone_name, in_channels=in_channels)
     stages = [name for name, _ in backbone.named_children() if name.startswith("layer")]
-    if not 0 <= trainable_layers <= 5:
-        raise ValueError(f"resnet_fpn_backbone: trainable_layers must be in [0, 5], got {trainable_layers!r}")
-    train = list(_TRAINABLE_ORDER[:trainable_layers]) + (["bn1"] if trainable_layers == 5 else [])
+    order = [*reversed(stages), "conv1"]  # torchvision's: layer4, layer3, layer2, layer1, conv1
+    trainable_layers = len(order) if trainable_layers is None else trainable_layers
+    if not isinstance(trainable_layers, int) or not 0 <= trainable_layers <= len(order):
+        raise ValueError(f"resnet_fpn_backbone: trainable_layers must be in [0, {len(order)}] for {backbone_name}, "
+                         f"got {trainable_layers!r}")
+    train = order[:trainable_layers] + (["bn1"] if trainable_layers == len(order) else [])
     for name, parameter in backbone.named_parameters():
         if not any(name.startswith(layer) for layer in train):
             parameter.requires_grad_(False)

@@ -36,7 +36,8 @@ def test_hardtanh_rejects_an_empty_interval():
 
 
 # (in, out, stride, expand_ratio, input shape): with and without the expansion, the shortcut and the stride
-BLOCKS = [(4, 4, 1, 6, (2, 4, 7, 6)), (4, 6, 2, 6, (2, 4, 9, 8)), (8, 8, 1, 1, (2, 8, 5, 5)), (6, 3, 1, 2, (3, 6, 4, 4))]
+BLOCKS = [(4, 4, 1, 6, (2, 4, 7, 6)), (4, 6, 2, 6, (2, 4, 9, 8)), (8, 8, 1, 1, (2, 8, 5, 5)),
+          (6, 3, 1, 2, (3, 6, 4, 4))]
 
 
 @pytest.mark.parametrize("args", BLOCKS, ids=str)
