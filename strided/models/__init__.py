@@ -1,8 +1,10 @@
 """Model builders: plain functions returning Modules (see registry.py for how they are listed).
 
 ``seed_cnn`` and ``lenet5`` (simple.py), ``resnet`` / ``resnet_cifar`` (resnet.py) and
-``densenet`` / ``densenet121`` / ``densenet_cifar`` (densenet.py); each takes ``num_classes`` and
-``in_channels`` and works on any image of at least its ``min_input_size``.
+``densenet`` / ``densenet121`` / ``densenet_cifar`` (densenet.py), ``mobilenet_v2`` (mobilenet.py) and
+``vgg`` / ``vgg11`` / ``vgg11_bn`` ... (vgg.py); each takes ``num_classes`` and ``in_channels`` and works on any
+image of at least its ``min_input_size``. ``feature_extractor`` (feature_extraction.py) returns a model's
+intermediate outputs by name; ``resnet_fpn_backbone`` (fpn_backbone.py) puts a feature pyramid on a ResNet.
 """
 
 from .densenet import DenseNet, densenet, densenet121, densenet_cifar

@@ -189,3 +189,14 @@ def test_trainable_layers_freeze_the_rest():
     assert backbone.body.layer2[0].conv1.weight.grad is not None
     with pytest.raises(ValueError, match=r"returned_layers must lie in \[1, 3\] for resnet_cifar20"):
         st.models.resnet_fpn_backbone("resnet_cifar20", returned_layers=[4])
+
+
+def test_resnet_fpn_backbone_model_file_round_trip(tmp_path):
+    st.manual_seed(0)
+    backbone = st.models.resnet_fpn_backbone("resnet_cifar20", out_channels=4, returned_layers=[2, 3]).eval()
+    loaded = st.load(st.save(backbone, tmp_path / "fpn.safetensors"))
+    x = np.random.default_rng(0).standard_normal((1, 3, 16, 16)).astype(np.float32)
+    outs = backbone(x)
+    assert list(outs) == ["0", "1", "pool"] and outs["0"].shape == (1, 4, 8, 8)
+    for name, value in loaded(x).items():
+        np.testing.assert_array_equal(value, outs[name])
