@@ -18,7 +18,7 @@ DEFAULTS = {
     "dataset": "sample", "data_dir": None, "model": "seed_cnn", "epochs": 8, "batch_size": 64, "lr": 1e-3,
     "optimizer": "adam", "momentum": 0.9, "weight_decay": 0.0, "label_smoothing": 0.0, "scheduler": "none",
     "warmup_steps": 0, "augment": "none", "val_split": 0.1, "seed": 0, "out": "runs/latest",
-    "image_size": 32, "mode": "RGB", "progress": "auto",
+    "image_size": 32, "mode": "RGB", "progress": "auto", "multi_scale": None,
 }
 AUGMENTS = ("none", "light", "crop-flip")
 
@@ -41,6 +41,8 @@ def add_arguments(parser) -> None:
     flag("--warmup-steps", type=int, help="optimizer steps of linear learning-rate warm-up")
     flag("--augment", choices=AUGMENTS, help="none; light (small rotations and shifts); crop-flip "
                                              "(random crop with padding and horizontal flip)")
+    flag("--multi-scale", help="train each batch at a side drawn from these, e.g. 20,28,36 (the model must "
+                               "accept any size: adaptive pooling); validation stays at the dataset's size")
     flag("--val-split", type=float, help="fraction held out for validation (stratified)")
     flag("--seed", type=int)
     flag("--out", help="run folder (default runs/latest)")
@@ -89,6 +91,10 @@ def settings_from(args) -> dict:
     settings.update({k: v for k, v in vars(args).items() if k in DEFAULTS and v is not None})
     if not 0 <= settings["val_split"] < 1:
         raise ValueError(f"--val-split must be at least 0 and below 1, got {settings['val_split']}")
+    if settings["multi_scale"] is not None:
+        from ..data.multiscale import parse_sizes
+
+        settings["multi_scale"] = list(parse_sizes(settings["multi_scale"], "--multi-scale"))
     for key in ("epochs", "batch_size"):
         if settings[key] < 1:
             raise ValueError(f"--{key.replace('_', '-')} must be at least 1, got {settings[key]}")
@@ -103,6 +109,13 @@ def augmentation(name: str, size):
     if name == "crop-flip":
         return [T.RandomCrop(size, padding=max(2, size[0] // 8)), T.RandomHorizontalFlip()]
     return []
+
+
+def multi_scale(sizes) -> list:
+    """The last training transform: resize each batch to a side drawn from ``sizes`` (none when None)."""
+    from ..data import MultiScaleResize
+
+    return [] if sizes is None else [MultiScaleResize(sizes)]
 
 
 def build_optimizer(settings, parameters):
@@ -159,7 +172,8 @@ def run(args) -> int:
     preprocessing = Preprocessing("L" if channels == 1 else "RGB", (height, width), mean, std)
     normalise = preprocessing.transform().transforms
     train_loader = DataLoader(train_part, settings["batch_size"], shuffle=True, seed=settings["seed"],
-                              transform=T.Compose(augmentation(settings["augment"], (height, width)) + normalise))
+                              transform=T.Compose(augmentation(settings["augment"], (height, width)) + normalise
+                                                  + multi_scale(settings["multi_scale"])))
     val_loader = None if val_part is None else DataLoader(val_part, 256, transform=T.Compose(normalise))
 
     model = st.models.build_model(settings["model"], num_classes=len(full.classes), in_channels=channels)

@@ -18,6 +18,7 @@ from .folder import IMG_EXTENSIONS, ImageFolder
 from .idx import read_idx, write_idx
 from .loader import DataLoader
 from .mnist import KMNIST, MNIST, FashionMNIST
+from .multiscale import MultiScaleResize
 from .sample import MNISTSample, load_sample
 from .split import random_split, stratified_split
 from .stats import compute_mean_std
@@ -28,3 +29,4 @@ __all__ = [
     "compute_mean_std", "dataset_labels", "download_url", "fetch_batch", "load_sample", "random_split",
     "read_cifar_batch", "read_idx", "stratified_split", "transforms", "write_idx",
 ]
+__all__ += ["MultiScaleResize"]

@@ -8,7 +8,10 @@ from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d
 from .conv_transpose import ConvTranspose2d
 from .dropout import Dropout, Dropout2d
+from .fpn import FeaturePyramidNetwork, LastLevelMaxPool
 from .graph import Graph
+from .hardtanh import Hardtanh, ReLU6
+from .inverted_residual import InvertedResidual
 from .layers1d import AdaptiveAvgPool1d, AdaptiveMaxPool1d, AvgPool1d, Conv1d, MaxPool1d
 from .linear import Flatten, Identity, Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
@@ -41,3 +44,4 @@ __all__ += [  # issue 16's layers
     "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AvgPool1d", "Conv1d", "ConvTranspose2d", "GroupNorm", "LayerNorm",
     "LayerNorm2d", "MaxPool1d", "ModuleDict", "ModuleList", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d",
 ]
+__all__ += ["FeaturePyramidNetwork", "Hardtanh", "InvertedResidual", "LastLevelMaxPool", "ReLU6"]
