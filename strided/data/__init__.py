@@ -28,3 +28,6 @@ __all__ = [
     "compute_mean_std", "dataset_labels", "download_url", "fetch_batch", "load_sample", "random_split",
     "read_cifar_batch", "read_idx", "stratified_split", "transforms", "write_idx",
 ]
+from .sampler import DistributedSampler  # noqa: E402  (appended: scale-out, issue 14)
+
+__all__ += ["DistributedSampler"]

@@ -33,3 +33,8 @@ __all__ = [
     "ReplicationPad2d", "ResidualBlock", "Sequential", "Sigmoid", "Softmax", "Tanh", "Transition", "ZeroPad2d",
     "capture_outputs", "init",
 ]
+# Scale-out (issue 14); last, because strided.distributed builds on the layers above.
+from . import parallel as parallel  # noqa: E402  st.nn.parallel.DistributedDataParallel, as in PyTorch
+from .sync_batchnorm import SyncBatchNorm  # noqa: E402
+
+__all__ += ["SyncBatchNorm", "parallel"]
