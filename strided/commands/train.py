@@ -16,6 +16,7 @@ DEFAULTS = {
     "optimizer": "adam", "momentum": 0.9, "weight_decay": 0.0, "label_smoothing": 0.0, "scheduler": "none",
     "warmup_steps": 0, "augment": "none", "val_split": 0.1, "seed": 0, "out": "runs/latest",
     "image_size": 32, "mode": "RGB", "progress": "auto",
+    "sync_bn": False,
 }
 AUGMENTS = ("none", "light", "crop-flip")
 
@@ -46,6 +47,11 @@ def add_arguments(parser) -> None:
     flag("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     flag("--config", help="a JSON file of settings (e.g. an earlier run's config.json)")
     flag("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    # Scale-out (issue 14): see docs/distributed.md.
+    flag("--nproc", type=int, help="train on N processes: re-runs this command under `mpiexec -n N` (data "
+                                   "parallel; --batch-size is per process); `mpiexec -n N strided train` works too")
+    flag("--sync-bn", action="store_true", default=None,
+         help="with several processes: batch-norm statistics over the global batch (SyncBatchNorm)")
 
 
 def settings_from(args) -> dict:
@@ -112,9 +118,39 @@ def build_scheduler(settings, optimizer, steps_per_epoch):
 
 
 def run(args) -> int:
+    """Train; with --nproc N > 1 re-run under mpiexec; under mpiexec, every rank trains its share."""
+    from .. import distributed as dist
+    from ..distributed.launch import launched_by_mpiexec, relaunch
+
+    if (args.nproc or 1) > 1 and not launched_by_mpiexec():
+        return relaunch(args.nproc, ["-m", "strided", "train", *command_line_of(args)])
+    if not launched_by_mpiexec():
+        return train(args)
+    dist.init_process_group()
+    try:
+        return train(args)
+    except Exception as error:  # one rank's error stops every rank (they would wait for it forever)
+        if dist.get_world_size() > 1:
+            dist.fail(f"raised {type(error).__name__}: {' '.join(str(error).split())}")
+        raise
+
+
+def command_line_of(args) -> list:
+    """The flags that reproduce ``args`` (without --nproc), for the ranks' own command line."""
+    line = []
+    for key, value in vars(args).items():
+        if value is None or value is False or key in ("command", "nproc"):
+            continue
+        line.append("--" + key.replace("_", "-"))
+        if value is not True:
+            line.append(str(value))
+    return line
+
+
+def train(args) -> int:
     import strided as st
 
-    from ..data import DataLoader, compute_mean_std, stratified_split
+    from ..data import DataLoader, DistributedSampler, compute_mean_std, stratified_split
     from ..data import transforms as T
     from ..io.atomic import atomic_write_bytes
     from ..preprocess import Preprocessing
@@ -127,6 +163,8 @@ def run(args) -> int:
         raise ValueError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
     if args.resume and not checkpoint.is_file():
         raise FileNotFoundError(2, "no checkpoint to resume from", str(checkpoint))
+    st.distributed.barrier()  # distributed: every rank has checked the folder before rank 0 writes into it
+    main, world = st.distributed.get_rank() == 0, st.distributed.get_world_size()
     st.manual_seed(settings["seed"])
     size = (settings["image_size"],) * 2
     full, has_test = open_dataset(settings["dataset"], settings["data_dir"], True, settings["mode"], size)
@@ -137,17 +175,25 @@ def run(args) -> int:
     mean, std = compute_mean_std(train_part)
     preprocessing = Preprocessing("L" if channels == 1 else "RGB", (height, width), mean, std)
     normalise = preprocessing.transform().transforms
-    train_loader = DataLoader(train_part, settings["batch_size"], shuffle=True, seed=settings["seed"],
+    # distributed: each rank its share of every epoch (batch_size per rank); a world of one: plain shuffle
+    train_sampler = DistributedSampler(train_part, seed=settings["seed"]) if world > 1 else None
+    train_loader = DataLoader(train_part, settings["batch_size"], shuffle=world == 1, seed=settings["seed"],
+                              sampler=train_sampler,
                               transform=T.Compose(augmentation(settings["augment"], (height, width)) + normalise))
-    val_loader = DataLoader(val_part, 256, transform=T.Compose(normalise))
+    val_loader = DataLoader(val_part, 256, transform=T.Compose(normalise),
+                            sampler=DistributedSampler(val_part, shuffle=False) if world > 1 else None)
 
     model = st.models.build_model(settings["model"], num_classes=len(full.classes), in_channels=channels)
+    if settings["sync_bn"]:
+        model = st.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    trained = st.distributed.DistributedDataParallel(model) if world > 1 else model
     optimizer = build_optimizer(settings, model.parameters())
     scheduler, interval = build_scheduler(settings, optimizer, len(train_loader))
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out / "config.json", (json.dumps(settings, indent=2) + "\n").encode())
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(out / "config.json", (json.dumps(settings, indent=2) + "\n").encode())
     trainer = st.train.Trainer(
-        model, optimizer, st.nn.CrossEntropyLoss(label_smoothing=settings["label_smoothing"]),
+        trained, optimizer, st.nn.CrossEntropyLoss(label_smoothing=settings["label_smoothing"]),
         scheduler=scheduler, scheduler_interval=interval, warmup_steps=settings["warmup_steps"], run_dir=out,
         progress=False if args.quiet else settings["progress"], verbose=0 if args.quiet else 1,
         class_names=full.classes)
@@ -155,13 +201,16 @@ def run(args) -> int:
                           resume=args.resume)
     final = history[-1] if len(history) else {}
     metrics = {k: float(v) for k, v in final.items() if k in ("loss", "accuracy", "val_loss", "val_accuracy")}
-    st.save(model, out / "model.safetensors", name=f"{settings['model']}-{settings['dataset']}".replace("/", "_"),
-            class_names=list(full.classes), input_shape=[channels, height, width],
-            preprocessing=preprocessing.to_dict(), metrics=metrics)
+    if main:
+        st.save(model, out / "model.safetensors", name=f"{settings['model']}-{settings['dataset']}".replace("/", "_"),
+                class_names=list(full.classes), input_shape=[channels, height, width],
+                preprocessing=preprocessing.to_dict(), metrics=metrics)
     if has_test:
         test_set, _ = open_dataset(settings["dataset"], settings["data_dir"], False)
-        metrics["test_accuracy"] = trainer.evaluate(DataLoader(test_set, 256, transform=T.Compose(normalise)))[
-            "accuracy"]
+        test_sampler = DistributedSampler(test_set, shuffle=False) if world > 1 else None
+        metrics["test_accuracy"] = trainer.evaluate(DataLoader(test_set, 256, transform=T.Compose(normalise),
+                                                               sampler=test_sampler))["accuracy"]
     summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-    print(f"saved {out / 'model.safetensors'} ({summary})")
+    if main:
+        print(f"saved {out / 'model.safetensors'} ({summary})")
     return 0

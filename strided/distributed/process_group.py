@@ -34,6 +34,9 @@ FIRST_SLEEP_S = 1e-6
 LONGEST_SLEEP_S = 1e-3
 # Environment variables that a launcher sets in every rank (MPICH/Hydra, Open MPI, Slurm's PMI).
 LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS")
+# Set by strided's own launcher (launch.relaunch): each rank writes its rank into a file named by its PID there,
+# so that the launcher can name the rank that the launcher's banner reports dead by PID only.
+PID_DIR_VARIABLE = "STRIDED_RANK_PID_DIR"
 
 
 class ReduceOp:
@@ -96,6 +99,7 @@ def init_process_group(backend: str = "mpi", timeout: float | None = None) -> No
         _world.rank, _world.size = _world.comm.Get_rank(), _world.comm.Get_size()
         if _world.size > 1:
             _install_abort_on_exception()
+            _record_pid()
     _world.initialized = True
 
 
@@ -152,6 +156,13 @@ def _abort_on_exception(kind, error, traceback):
     else:
         detail = f"raised {kind.__name__}: {str(error).splitlines()[0] if str(error) else ''}".rstrip(": ")
     fail(detail)
+
+
+def _record_pid() -> None:
+    folder = os.environ.get(PID_DIR_VARIABLE)
+    if folder and os.path.isdir(folder):
+        with open(os.path.join(folder, str(os.getpid())), "w") as file:
+            file.write(str(_world.rank))
 
 
 def _install_abort_on_exception() -> None:

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 import strided as st
-
 from tests.distributed.mpirun import WORKERS, result_of, run_mpi
 
 TOLERANCE = {"float64": 1e-12, "float32": 1e-5}
