@@ -13,6 +13,7 @@ parallelism (Pipeline). See docs/distributed.md.
 """
 
 from .ddp import DistributedDataParallel
+from .pipeline import Pipeline
 from .process_group import (
     ReduceOp,
     all_gather_object,
@@ -28,7 +29,7 @@ from .process_group import (
 )
 
 __all__ = [
-    "DistributedDataParallel", "ReduceOp", "all_gather_object", "all_reduce", "barrier", "broadcast",
+    "DistributedDataParallel", "Pipeline", "ReduceOp", "all_gather_object", "all_reduce", "barrier", "broadcast",
     "broadcast_object", "destroy_process_group", "get_rank", "get_world_size", "init_process_group",
     "is_initialized",
 ]
