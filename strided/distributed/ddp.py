@@ -21,6 +21,7 @@ add to a gradient already sent: that is detected and reported).
 """
 
 import contextlib
+import time
 
 import numpy as np
 
@@ -89,6 +90,7 @@ class DistributedDataParallel(Module):
         self.module = module
         self.bucket_cap_mb, self.broadcast_buffers, self.overlap = float(bucket_cap_mb), broadcast_buffers, overlap
         self.require_backward_grad_sync = True
+        self.communication_seconds = 0.0  # time spent in bucket copies, allreduce calls and waits (for benchmarks)
         for param in module.parameters():
             if not param.data.flags.c_contiguous:
                 param.data = np.array(param.data, order="C")
@@ -141,7 +143,9 @@ class DistributedDataParallel(Module):
                                    "the forward?); its gradient was already sent: use overlap=False")
             bucket.pending.discard(id(param))
             if not bucket.pending:
+                began = time.perf_counter()
                 bucket.launch()
+                self.communication_seconds += time.perf_counter() - began
         for bucket in self._buckets:  # let MPI move the started allreduces forward
             if bucket.request is not None:
                 bucket.request.Test()
@@ -175,11 +179,13 @@ class DistributedDataParallel(Module):
             grads_in = self.module.backward(*grads_out)
         finally:
             object.__setattr__(self, "_syncing", False)
+        began = time.perf_counter()
         for bucket in self._buckets:
             if bucket.request is None:  # not overlapped, or some parameters got no gradient this step
                 bucket.launch()
         for bucket in self._buckets:
             bucket.finish(pg.get_world_size())
+        self.communication_seconds += time.perf_counter() - began
         return grads_in
 
     @contextlib.contextmanager
