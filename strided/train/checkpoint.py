@@ -14,7 +14,7 @@ from ..io import load_checkpoint as _read_checkpoint
 from ..io import save_checkpoint as _write_checkpoint
 from ..io.model_file import ModelFileError
 from ..rng import get_rng_state, set_rng_state
-from .distributed import all_rng_states, is_main_process, restore_own_rng_state
+from .distributed import all_rng_states, is_main_process, restore_own_rng_state, unwrap
 from .progress import History
 
 FORMAT = "strided-trainer"
@@ -32,7 +32,8 @@ class CheckpointMixin:
             "epoch": self.epoch,
             "global_step": self.global_step,
             "stopped_early": self._stopped_early,
-            "model": dict(self.model.state_dict()),
+            # distributed: the module inside DistributedDataParallel, so a checkpoint resumes on any number of ranks
+            "model": dict(unwrap(self.model).state_dict()),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "rng": get_rng_state(),
@@ -53,7 +54,7 @@ class CheckpointMixin:
             raise ValueError(f"Trainer checkpoint: it was written with callbacks {saved}, this trainer has {own}")
         if (state["scheduler"] is None) != (self.scheduler is None):
             raise ValueError("Trainer checkpoint: the scheduler (or its absence) differs from the checkpoint's")
-        self.model.load_state_dict(state["model"])
+        unwrap(self.model).load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])

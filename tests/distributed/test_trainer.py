@@ -41,3 +41,19 @@ def test_strided_train_nproc_2_with_sync_bn(tmp_path):
     assert json.loads((out / "config.json").read_text())["sync_bn"] is True
     model = st.load(out / "model.safetensors")
     assert model(np.zeros((1, 1, 28, 28), np.float32)).shape == (1, 10)
+
+
+def test_checkpoints_hold_the_bare_model_so_they_resume_on_any_number_of_ranks(tmp_path):
+    from tests.train.tiny import tiny_cnn, tiny_data
+
+    x, y = tiny_data(16)
+    st.manual_seed(0)
+    wrapped = st.distributed.DistributedDataParallel(tiny_cnn())
+    trainer = st.train.Trainer(wrapped, st.optim.SGD(wrapped.parameters(), lr=0.1), st.nn.CrossEntropyLoss(),
+                               verbose=0)
+    trainer.fit([(x, y)], epochs=1, checkpoint_path=tmp_path / "c.safetensors")
+    plain = tiny_cnn()
+    resumed = st.train.Trainer(plain, st.optim.SGD(plain.parameters(), lr=0.1), st.nn.CrossEntropyLoss(), verbose=0)
+    resumed.load_checkpoint(tmp_path / "c.safetensors")
+    for key, value in wrapped.module.state_dict().items():
+        np.testing.assert_array_equal(plain.state_dict()[key], value)
