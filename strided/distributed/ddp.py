@@ -40,7 +40,7 @@ class _Bucket:
         self.params = params
         self.offsets = np.cumsum([0] + [p.size for p in params])
         self.flat = np.zeros(int(self.offsets[-1]), dtype=params[0].dtype)
-        self.pending = set()
+        self.pending = {}  # id(param) -> how many of its modules' backwards are still to come this step
         self.request = None
 
     def views(self):
@@ -99,6 +99,7 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "_buckets", self._make_buckets())
         object.__setattr__(self, "_syncing", False)
         self._owner = {}  # id(param) -> its bucket
+        self._reports = {}  # id(param) -> the number of modules that hold it (2 for a shared weight)
         for bucket in self._buckets:
             for param in bucket.params:
                 self._owner[id(param)] = bucket
@@ -107,7 +108,7 @@ class DistributedDataParallel(Module):
 
     # ----------------------------------------------------------------- set-up
     def _make_buckets(self) -> list:
-        """Parameters in reverse registration order, cut into buckets of at most bucket_cap_mb per dtype."""
+        """Parameters in reverse registration order, per dtype, in buckets closed once they reach bucket_cap_mb."""
         cap = self.bucket_cap_mb * MB
         buckets, open_groups = [], {}
         for param in reversed(list(self.module.parameters())):
@@ -125,6 +126,8 @@ class DistributedDataParallel(Module):
             own = [p for p in module._parameters.values() if p is not None]
             if own:
                 object.__setattr__(module, "backward", self._reporting_backward(module.backward, own))
+            for param in own:
+                self._reports[id(param)] = self._reports.get(id(param), 0) + 1
 
     def _reporting_backward(self, backward, params):
         def reporting_backward(*grads):
@@ -141,7 +144,9 @@ class DistributedDataParallel(Module):
             if id(param) not in bucket.pending:
                 raise RuntimeError("DistributedDataParallel: a module ran backward twice in one step (used twice in "
                                    "the forward?); its gradient was already sent: use overlap=False")
-            bucket.pending.discard(id(param))
+            bucket.pending[id(param)] -= 1
+            if bucket.pending[id(param)] == 0:
+                del bucket.pending[id(param)]
             if not bucket.pending:
                 began = time.perf_counter()
                 bucket.launch()
@@ -172,7 +177,7 @@ class DistributedDataParallel(Module):
         if not sync:
             return self.module.backward(*grads_out)
         for bucket in self._buckets:
-            bucket.pending = {id(p) for p in bucket.params}
+            bucket.pending = {id(p): self._reports.get(id(p), 1) for p in bucket.params}
             bucket.request = None
         object.__setattr__(self, "_syncing", self.overlap)
         try:

@@ -74,3 +74,15 @@ def test_errors_say_what_arrived():
         st.distributed.all_reduce([1.0])
     with pytest.raises(ValueError, match="backend must be 'mpi'"):
         st.distributed.init_process_group("nccl")
+
+
+def test_a_weight_shared_by_two_layers_is_sent_after_both_backwards():
+    first, second = st.nn.Linear(3, 3), st.nn.Linear(3, 3)
+    second.weight = first.weight  # tied: both backwards add to it
+    ddp = st.distributed.DistributedDataParallel(st.nn.Sequential(first, st.nn.Tanh(), second).double())
+    ddp._syncing = True  # what backward sets on several ranks; here, check the bookkeeping alone
+    for bucket in ddp._buckets:
+        bucket.pending = {id(p): ddp._reports.get(id(p), 1) for p in bucket.params}
+    assert ddp._reports[id(first.weight)] == 2
+    ddp._grads_ready([first.weight])
+    assert id(first.weight) in ddp._buckets[0].pending  # one report of two: not sent yet
