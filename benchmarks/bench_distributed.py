@@ -60,13 +60,18 @@ def median_time(function, repeats: int) -> float:
 
 # ----------------------------------------------------------------- workers (run under mpiexec)
 def worker_allreduce(args) -> None:
-    world = dist.get_world_size()
+    from mpi4py import MPI
+
+    world, comm = dist.get_world_size(), dist.process_group._world.comm
     for size in SIZES_BYTES:
         buffer = np.ones(size // 4, np.float32)
         repeats = max(5, min(50, (64 << 20) // size))
         seconds = median_time(lambda buffer=buffer: dist.all_reduce(buffer), repeats)
+        # MPI's blocking Allreduce (it spins while waiting) beside strided's sleeping poll, for comparison.
+        blocking = median_time(lambda buffer=buffer: comm.Allreduce(MPI.IN_PLACE, buffer), repeats)
         if dist.get_rank() == 0:
             print(json.dumps({"part": "allreduce", "ranks": world, "bytes": size, "seconds": seconds,
+                              "blocking_seconds": blocking,
                               "MB_per_s": size / seconds / 1e6,
                               "bus_MB_per_s": 2 * (world - 1) / world * size / seconds / 1e6}), flush=True)
 

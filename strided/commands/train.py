@@ -148,6 +148,8 @@ def command_line_of(args) -> list:
 
 
 def train(args) -> int:
+    import numpy as np
+
     import strided as st
 
     from ..data import DataLoader, DistributedSampler, compute_mean_std, stratified_split
@@ -187,6 +189,8 @@ def train(args) -> int:
     if settings["sync_bn"]:
         model = st.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     trained = st.distributed.DistributedDataParallel(model) if world > 1 else model
+    if world > 1:  # distributed: each rank its own dropout masks, a stream derived from the seed and the rank
+        st.manual_seed(int(np.random.SeedSequence([settings["seed"], st.distributed.get_rank()]).generate_state(1)[0]))
     optimizer = build_optimizer(settings, model.parameters())
     scheduler, interval = build_scheduler(settings, optimizer, len(train_loader))
     if main:
