@@ -1,7 +1,7 @@
 """Scale-out measurements on this machine: allreduce bandwidth, a data-parallel epoch, the pipeline bubble.
 
     python benchmarks/bench_distributed.py allreduce [--nproc 2 3]      # MB/s over bucket sizes
-    python benchmarks/bench_distributed.py epoch [--train 12000 --epochs 3]
+    python benchmarks/bench_distributed.py epoch [--train 12000 --epochs 3 --runs 1x2 2x1 1x1]
     python benchmarks/bench_distributed.py pipeline [--nproc 2]         # bubble for M = 1, 4, 16
     python benchmarks/bench_distributed.py overlap                      # DDP overlap on / off
     python benchmarks/bench_distributed.py model [--measured FILE]     # ring-allreduce cost model + plot
@@ -252,6 +252,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--schedule", default="gpipe")
     parser.add_argument("--bucket-mb", type=float, default=0.25)
+    parser.add_argument("--runs", nargs="+", default=["1x2", "2x1"], help="for 'epoch': RANKSxTHREADS settings")
     args = parser.parse_args()
     if args.worker:
         dist.init_process_group()
@@ -264,7 +265,7 @@ def main() -> int:
     forwarded = ["--train", str(args.train), "--epochs", str(args.epochs), "--repeats", str(args.repeats),
                  "--schedule", args.schedule, "--bucket-mb", str(args.bucket_mb)]
     if args.part == "epoch":
-        runs = [(1, 2), (2, 1)]
+        runs = [tuple(int(v) for v in run.split("x")) for run in args.runs]
     else:
         runs = [(n, 1) for n in (args.nproc or ([2, 3] if args.part == "allreduce" else [2]))]
     for nproc, threads in runs:
