@@ -121,8 +121,12 @@ def run(args) -> int:
     """Train; with --nproc N > 1 re-run under mpiexec; under mpiexec, every rank trains its share."""
     from .. import distributed as dist
     from ..distributed.launch import launched_by_mpiexec, relaunch
+    from ..distributed.process_group import fail
 
+    if args.nproc is not None and args.nproc < 1:
+        raise ValueError(f"--nproc must be a positive integer, got {args.nproc}")
     if (args.nproc or 1) > 1 and not launched_by_mpiexec():
+        settings_from(args)  # a mistake in the settings is reported here, once, before N ranks start
         return relaunch(args.nproc, ["-m", "strided", "train", *command_line_of(args)])
     if not launched_by_mpiexec():
         return train(args)
@@ -131,7 +135,7 @@ def run(args) -> int:
         return train(args)
     except Exception as error:  # one rank's error stops every rank (they would wait for it forever)
         if dist.get_world_size() > 1:
-            dist.fail(f"raised {type(error).__name__}: {' '.join(str(error).split())}")
+            fail(f"raised {type(error).__name__}: {' '.join(str(error).split())}")
         raise
 
 

@@ -57,3 +57,19 @@ def test_checkpoints_hold_the_bare_model_so_they_resume_on_any_number_of_ranks(t
     resumed.load_checkpoint(tmp_path / "c.safetensors")
     for key, value in wrapped.module.state_dict().items():
         np.testing.assert_array_equal(plain.state_dict()[key], value)
+
+
+def test_strided_train_nproc_errors_are_one_line(tmp_path):
+    def train(*flags):
+        return subprocess.run([sys.executable, "-m", "strided", "train", *flags, "--out", str(tmp_path / "run")],
+                              capture_output=True, text=True, timeout=120, env=mpi_env(), cwd=tmp_path)
+
+    done = train("--nproc", "0")
+    assert done.returncode == 1 and done.stderr == "strided train: error: --nproc must be a positive integer, got 0\n"
+    done = train("--nproc", "2", "--val-split", "2")
+    assert done.returncode == 1 and done.stderr.startswith("strided train: error: --val-split must be between")
+    done = train("--nproc", "2", "--dataset", str(tmp_path / "missing"))
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert 1 <= len(lines) <= 2, done.stderr  # one line per rank that got there before the abort
+    assert all(line.startswith("strided.distributed: rank ") and "raised" in line for line in lines)
