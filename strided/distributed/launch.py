@@ -4,8 +4,9 @@ The ``mpich`` wheel (``pip install 'strided[distributed]'``) puts an ``mpiexec``
 executable, so a virtual environment needs no system MPI; a system MPI (Open MPI, Intel MPI, a
 cluster's module) works too when mpi4py was built against it: its ``mpiexec`` is then found on PATH.
 Each rank gets ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` = cores / N unless they are set:
-N ranks of all-cores BLAS each would oversubscribe the machine (measured here: 2 ranks x 2 threads on
-2 cores ran an epoch slower than 2 ranks x 1 thread).
+N ranks of all-cores BLAS each would oversubscribe the machine, and OpenBLAS threads that must wait
+for a core are slow (measured on 2 oversubscribed cores: a Fashion-MNIST epoch took 291 s with 2
+threads, 40 s with 1; benchmarks/RESULTS.md).
 """
 
 import os
