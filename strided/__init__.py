@@ -17,3 +17,4 @@ __all__ = [
     "is_grad_enabled", "load", "manual_seed", "models", "nn", "no_grad", "onnx", "optim", "param_count",
     "pool_output_size", "save", "set_rng_state", "summary", "train", "viz",
 ]
+from . import distributed as distributed  # noqa: E402  (scale-out over MPI, issue 14)

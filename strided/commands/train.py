@@ -19,6 +19,7 @@ DEFAULTS = {
     "optimizer": "adam", "momentum": 0.9, "weight_decay": 0.0, "label_smoothing": 0.0, "scheduler": "none",
     "warmup_steps": 0, "augment": "none", "val_split": 0.1, "seed": 0, "out": "runs/latest",
     "image_size": 32, "mode": "RGB", "progress": "auto", "multi_scale": None,
+    "sync_bn": False,
 }
 AUGMENTS = ("none", "light", "crop-flip")
 
@@ -53,6 +54,11 @@ def add_arguments(parser) -> None:
     flag("--quiet", action="store_true", help="no progress bars or per-epoch lines")
     flag("--overwrite", action="store_true", help="start afresh in --out, deleting the run there")
     flag("--download", action="store_true", help="fetch a standard dataset that is not on disk yet")
+    # Scale-out (issue 14): see docs/distributed.md.
+    flag("--nproc", type=int, help="train on N processes: re-runs this command under `mpiexec -n N` (data "
+                                   "parallel; --batch-size is per process); `mpiexec -n N strided train` works too")
+    flag("--sync-bn", action="store_true", default=None,
+         help="with several processes: batch-norm statistics over the global batch (SyncBatchNorm)")
     _show_defaults(parser)
 
 
@@ -143,9 +149,45 @@ def build_scheduler(settings, optimizer, steps_per_epoch):
 
 
 def run(args) -> int:
+    """Train; with --nproc N > 1 re-run under mpiexec; under mpiexec, every rank trains its share."""
+    from .. import distributed as dist
+    from ..distributed.launch import launched_by_mpiexec, relaunch
+    from ..distributed.process_group import fail
+
+    if args.nproc is not None and args.nproc < 1:
+        raise ValueError(f"--nproc must be a positive integer, got {args.nproc}")
+    if (args.nproc or 1) > 1 and not launched_by_mpiexec():
+        settings_from(args)  # a mistake in the settings is reported here, once, before N ranks start
+        return relaunch(args.nproc, ["-m", "strided", "train", *command_line_of(args)])
+    if not launched_by_mpiexec():
+        return train(args)
+    dist.init_process_group()
+    try:
+        return train(args)
+    except Exception as error:  # one rank's error stops every rank (they would wait for it forever)
+        if dist.get_world_size() > 1:
+            fail(f"raised {type(error).__name__}: {' '.join(str(error).split())}")
+        raise
+
+
+def command_line_of(args) -> list:
+    """The flags that reproduce ``args`` (without --nproc), for the ranks' own command line."""
+    line = []
+    for key, value in vars(args).items():
+        if value is None or value is False or key in ("command", "nproc"):
+            continue
+        line.append("--" + key.replace("_", "-"))
+        if value is not True:
+            line.append(str(value))
+    return line
+
+
+def train(args) -> int:
+    import numpy as np
+
     import strided as st
 
-    from ..data import DataLoader, compute_mean_std, stratified_split
+    from ..data import DataLoader, DistributedSampler, compute_mean_std, stratified_split
     from ..data import transforms as T
     from ..data.preprocess import Preprocessing
     from ..io.atomic import atomic_write_bytes
@@ -155,7 +197,10 @@ def run(args) -> int:
     settings = settings_from(args)
     out = Path(settings["out"])
     checkpoint = out / "checkpoint.safetensors"
-    resume = prepare_run_folder(out, checkpoint, args.resume, args.overwrite)
+    main, world = st.distributed.get_rank() == 0, st.distributed.get_world_size()
+    # distributed: every rank decides from the same folder; rank 0 alone deletes anything in it
+    resume = prepare_run_folder(out, checkpoint, args.resume, args.overwrite, clean=main)
+    st.distributed.barrier()  # every rank has checked the folder before rank 0 writes into it
     st.manual_seed(settings["seed"])
     size = (settings["image_size"],) * 2
     full, has_test = open_dataset(settings["dataset"], settings["data_dir"], True, settings["mode"], size,
@@ -171,18 +216,29 @@ def run(args) -> int:
     mean, std = compute_mean_std(train_part)
     preprocessing = Preprocessing("L" if channels == 1 else "RGB", (height, width), mean, std)
     normalise = preprocessing.transform().transforms
-    train_loader = DataLoader(train_part, settings["batch_size"], shuffle=True, seed=settings["seed"],
+    # distributed: each rank its share of every epoch (batch_size per rank); a world of one: plain shuffle
+    train_sampler = DistributedSampler(train_part, seed=settings["seed"]) if world > 1 else None
+    train_loader = DataLoader(train_part, settings["batch_size"], shuffle=world == 1, seed=settings["seed"],
+                              sampler=train_sampler,
                               transform=T.Compose(augmentation(settings["augment"], (height, width)) + normalise
                                                   + multi_scale(settings["multi_scale"])))
-    val_loader = None if val_part is None else DataLoader(val_part, 256, transform=T.Compose(normalise))
+    val_loader = None if val_part is None else DataLoader(
+        val_part, 256, transform=T.Compose(normalise),
+        sampler=DistributedSampler(val_part, shuffle=False) if world > 1 else None)
 
     model = st.models.build_model(settings["model"], num_classes=len(full.classes), in_channels=channels)
+    if settings["sync_bn"]:
+        model = st.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    trained = st.distributed.DistributedDataParallel(model) if world > 1 else model
+    if world > 1:  # distributed: each rank its own dropout masks, a stream derived from the seed and the rank
+        st.manual_seed(int(np.random.SeedSequence([settings["seed"], st.distributed.get_rank()]).generate_state(1)[0]))
     optimizer = build_optimizer(settings, model.parameters())
     scheduler, interval = build_scheduler(settings, optimizer, len(train_loader))
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out / "config.json", (json.dumps(settings, indent=2) + "\n").encode())
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(out / "config.json", (json.dumps(settings, indent=2) + "\n").encode())
     trainer = st.train.Trainer(
-        model, optimizer, st.nn.CrossEntropyLoss(label_smoothing=settings["label_smoothing"]),
+        trained, optimizer, st.nn.CrossEntropyLoss(label_smoothing=settings["label_smoothing"]),
         scheduler=scheduler, scheduler_interval=interval, warmup_steps=settings["warmup_steps"], run_dir=out,
         progress=False if args.quiet else settings["progress"], verbose=0 if args.quiet else 1,
         class_names=full.classes)
@@ -190,32 +246,38 @@ def run(args) -> int:
                           resume=resume)
     final = history[-1] if len(history) else {}
     metrics = {k: float(v) for k, v in final.items() if k in ("loss", "accuracy", "val_loss", "val_accuracy")}
-    st.save(model, out / "model.safetensors", name=f"{settings['model']}-{settings['dataset']}".replace("/", "_"),
-            class_names=list(full.classes), input_shape=[channels, height, width],
-            preprocessing=preprocessing.to_dict(), metrics=metrics)
+    if main:
+        st.save(model, out / "model.safetensors", name=f"{settings['model']}-{settings['dataset']}".replace("/", "_"),
+                class_names=list(full.classes), input_shape=[channels, height, width],
+                preprocessing=preprocessing.to_dict(), metrics=metrics)
     if has_test:
         test_set, _ = open_dataset(settings["dataset"], settings["data_dir"], False, download=args.download)
-        metrics["test_accuracy"] = trainer.evaluate(DataLoader(test_set, 256, transform=T.Compose(normalise)))[
-            "accuracy"]
+        test_sampler = DistributedSampler(test_set, shuffle=False) if world > 1 else None
+        metrics["test_accuracy"] = trainer.evaluate(DataLoader(test_set, 256, transform=T.Compose(normalise),
+                                                               sampler=test_sampler))["accuracy"]
     summary = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-    print(f"saved {out / 'model.safetensors'} ({summary})")
+    if main:
+        print(f"saved {out / 'model.safetensors'} ({summary})")
     return 0
 
 
-def prepare_run_folder(out: Path, checkpoint: Path, resume: bool, overwrite: bool) -> bool:
+def prepare_run_folder(out: Path, checkpoint: Path, resume: bool, overwrite: bool, clean: bool = True) -> bool:
     """Whether to resume from ``checkpoint``; refuses to mix a new run into an old one's folder.
 
     A run killed before its first checkpoint left config.json and perhaps metrics.jsonl, or only
     the temporary file of an interrupted write: ``--resume`` starts it over (there is nothing else
-    to resume), ``--overwrite`` starts afresh. Leftover temporaries are removed first.
+    to resume), ``--overwrite`` starts afresh. Leftover temporaries are removed first. With
+    ``clean=False`` (the other ranks of a distributed run) nothing is deleted: the decision is the same,
+    and rank 0 does the deleting.
     """
-    from ..train.run_dir import RUN_FILES, remove_stale_temporaries
+    from ..train.run_dir import RUN_FILES, TEMPORARY_NAME, remove_stale_temporaries
 
     if resume and overwrite:
         raise ValueError("--resume and --overwrite contradict each other: choose one")
-    remove_stale_temporaries(out)
+    if clean:
+        remove_stale_temporaries(out)
     if overwrite and out.is_dir():
-        for name in RUN_FILES:
+        for name in RUN_FILES if clean else ():
             (out / name).unlink(missing_ok=True)
         return False
     if resume:
@@ -224,7 +286,7 @@ def prepare_run_folder(out: Path, checkpoint: Path, resume: bool, overwrite: boo
         print(f"{out}: no checkpoint yet (stopped during its first epoch, or never started): starting the run "
               "over", flush=True)
         return False
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(not TEMPORARY_NAME.match(path.name) for path in out.iterdir()):
         raise ValueError(f"{out} already holds a run: pass --resume to continue it (or start it over if it has no "
                          "checkpoint yet), --overwrite to replace it, or choose another --out")
     return False

@@ -30,3 +30,7 @@ __all__ = [
     "read_cifar_batch", "read_idx", "stratified_split", "transforms", "write_idx",
 ]
 __all__ += ["MultiScaleResize"]
+
+from .sampler import DistributedSampler  # noqa: E402  (appended: scale-out, issue 14)
+
+__all__ += ["DistributedSampler"]

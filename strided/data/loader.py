@@ -46,11 +46,12 @@ class DataLoader:
     """Iterate over ``dataset`` in batches; see the module docstring.
 
     ``transform`` is applied to each batch (after the dataset's own transform, if any), then images
-    become float32 (uint8 scaled to [0, 1]) and labels int64.
+    become float32 (uint8 scaled to [0, 1]) and labels int64. ``sampler``: an iterable of indices with a
+    length (e.g. ``DistributedSampler``) that replaces ``shuffle``; its ``set_epoch`` is called each epoch.
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
-                 transform=None, prefetch: int = 2, num_workers: int = 0, seed: int | None = None):
+                 transform=None, prefetch: int = 2, num_workers: int = 0, seed: int | None = None, sampler=None):
         if not hasattr(dataset, "__len__"):
             raise ValueError(f"DataLoader: expected a dataset with a length, got {type(dataset).__name__}")
         self.dataset = dataset
@@ -62,9 +63,13 @@ class DataLoader:
         self.seed = _check_count("seed", seed, 0)
         self.shuffle, self.drop_last, self.transform = bool(shuffle), bool(drop_last), transform
         self.epoch = 0
+        # A sampler (e.g. DistributedSampler) chooses the indices and their order, as in PyTorch.
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler and shuffle=True are exclusive (the sampler shuffles)")
+        self.sampler = sampler
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def set_epoch(self, epoch: int) -> None:
@@ -81,8 +86,12 @@ class DataLoader:
 
     def batch_indices(self, epoch: int) -> list:
         """The dataset indices of each batch of ``epoch``."""
-        n = len(self.dataset)
-        order = np.random.default_rng([self.seed, epoch, 0]).permutation(n) if self.shuffle else np.arange(n)
+        if self.sampler is not None:
+            getattr(self.sampler, "set_epoch", lambda epoch: None)(epoch)
+            order = np.fromiter(self.sampler, dtype=np.int64)
+        else:
+            n = len(self.dataset)
+            order = np.random.default_rng([self.seed, epoch, 0]).permutation(n) if self.shuffle else np.arange(n)
         return [order[start:start + self.batch_size] for start in range(0, len(self) * self.batch_size,
                                                                           self.batch_size)]
 

@@ -45,3 +45,9 @@ __all__ += [  # issue 16's layers
     "LayerNorm2d", "MaxPool1d", "ModuleDict", "ModuleList", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d",
 ]
 __all__ += ["FeaturePyramidNetwork", "Hardtanh", "InvertedResidual", "LastLevelMaxPool", "ReLU6"]
+
+# Scale-out (issue 14); last, because strided.distributed builds on the layers above.
+from . import parallel as parallel  # noqa: E402  st.nn.parallel.DistributedDataParallel, as in PyTorch
+from .sync_batchnorm import SyncBatchNorm  # noqa: E402
+
+__all__ += ["SyncBatchNorm", "parallel"]

@@ -175,6 +175,7 @@ class ModelCheckpoint(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         from ..io import save
+        from .distributed import is_main_process, unwrap
 
         logs = logs or {}
         try:
@@ -196,7 +197,8 @@ class ModelCheckpoint(Callback):
             self.best = current
         elif self.verbose:
             print(f"Epoch {epoch + 1}: saving model to {path}")
-        save(self.model, path, **self.metadata)
+        if is_main_process():  # distributed: rank 0 alone writes, the module inside DistributedDataParallel
+            save(unwrap(self.model), path, **self.metadata)
 
     def state_dict(self) -> dict:
         return {"best": self.best}
@@ -270,12 +272,19 @@ class MetricsLogger(Callback):
 
     def on_train_begin(self, logs=None):
         from ..io.atomic import atomic_write_bytes
+        from .distributed import is_main_process
 
+        if not is_main_process():  # distributed: rank 0 alone writes
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         lines = "".join(_json_line(record) for record in self.trainer.history)
         atomic_write_bytes(self.path, lines.encode())  # a crash here leaves the old file whole
 
     def on_epoch_end(self, epoch, logs=None):
+        from .distributed import is_main_process
+
+        if not is_main_process():
+            return
         with self.path.open("a") as file:
             file.write(_json_line({"epoch": epoch + 1, **(logs or {})}))
             file.flush()

@@ -14,6 +14,7 @@ from ..io import load_checkpoint as _read_checkpoint
 from ..io import save_checkpoint as _write_checkpoint
 from ..io.model_file import ModelFileError
 from ..rng import get_rng_state, set_rng_state
+from .distributed import all_rng_states, is_main_process, restore_own_rng_state, unwrap
 from .progress import History
 
 FORMAT = "strided-trainer"
@@ -31,10 +32,12 @@ class CheckpointMixin:
             "epoch": self.epoch,
             "global_step": self.global_step,
             "stopped_early": self._stopped_early,
-            "model": dict(self.model.state_dict()),
+            # distributed: the module inside DistributedDataParallel, so a checkpoint resumes on any number of ranks
+            "model": dict(unwrap(self.model).state_dict()),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "rng": get_rng_state(),
+            "rng_ranks": all_rng_states(),  # distributed: every rank's generator (None on one process)
             "loader": loader_state() if callable(loader_state) else self._pending_loader_state,
             "history": [dict(record) for record in self.history],
             "callbacks": [{"class": type(c).__name__, "state": c.state_dict()} for c in self.callbacks],
@@ -51,11 +54,12 @@ class CheckpointMixin:
             raise ValueError(f"Trainer checkpoint: it was written with callbacks {saved}, this trainer has {own}")
         if (state["scheduler"] is None) != (self.scheduler is None):
             raise ValueError("Trainer checkpoint: the scheduler (or its absence) differs from the checkpoint's")
-        self.model.load_state_dict(state["model"])
+        unwrap(self.model).load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
+        restore_own_rng_state(state.get("rng_ranks"))
         self.epoch = int(state["epoch"])
         self.global_step = int(state["global_step"])
         self._stopped_early = bool(state["stopped_early"])
@@ -67,8 +71,11 @@ class CheckpointMixin:
             self._apply_pending_loader_state(self._train_loader)
 
     def save_checkpoint(self, path):
-        """Write the trainer's state to ``path`` (atomically: a kill leaves the previous file intact)."""
-        return _write_checkpoint(path, self.state_dict())
+        """Write the trainer's state to ``path`` (atomically: a kill leaves the previous file intact).
+
+        Distributed: every rank must call it (the generators are gathered); rank 0 alone writes."""
+        state = self.state_dict()
+        return _write_checkpoint(path, state) if is_main_process() else None
 
     def load_checkpoint(self, path) -> None:
         """Restore a checkpoint written by ``save_checkpoint``; ``fit`` then continues after its epoch."""

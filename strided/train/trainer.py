@@ -30,6 +30,7 @@ from ..grad_mode import no_grad
 from .callbacks import Callback, MetricsLogger
 from .checkpoint import CheckpointMixin
 from .clip import clip_grad_norm_
+from .distributed import gather_predictions, is_main_process, reduce_running
 from .progress import EpochProgress, History, bars_wanted, format_summary
 from .run_dir import class_names_of, prepare_run, write_confusion_matrix_plot, write_history_plot
 from .running import RunningMetrics, resolve_metrics
@@ -101,6 +102,8 @@ class Trainer(CheckpointMixin):
         self.grad_accum_steps, self.clip_grad_norm, self.warmup_steps = grad_accum_steps, clip_grad_norm, warmup_steps
         self.metrics = resolve_metrics(metrics)
         self.progress, self.verbose, self.check_finite = progress, verbose, check_finite
+        if not is_main_process():  # distributed: rank 0 alone shows progress and summaries
+            self.verbose = 0
         self.scheduler_interval = scheduler_interval
         self.class_names = None if class_names is None else list(class_names)
         self.run_dir = None if run_dir is None else Path(run_dir)
@@ -159,7 +162,7 @@ class Trainer(CheckpointMixin):
             self.history.append(record)
             self.epoch = epoch + 1
             self._stopped_early = self.stop_training and self.epoch < epochs
-            if self.run_dir is not None:
+            if self.run_dir is not None and is_main_process():
                 write_history_plot(self)
             if checkpoint_path is not None:
                 self.save_checkpoint(checkpoint_path)
@@ -171,7 +174,8 @@ class Trainer(CheckpointMixin):
         if self.run_dir is not None and val_loader is not None:
             if self._val_outputs is None:  # the weights changed after the last validation
                 self._val_outputs = self._evaluate(val_loader, keep_predictions=True)[1]
-            write_confusion_matrix_plot(self, *self._val_outputs, class_names_of(val_loader, self.model))
+            if is_main_process():
+                write_confusion_matrix_plot(self, *self._val_outputs, class_names_of(val_loader, self.model))
         return self.history
 
     def evaluate(self, loader, report=False, class_names=None) -> dict:
@@ -255,6 +259,7 @@ class Trainer(CheckpointMixin):
                 self._optimizer_step(pending_weight)
         finally:
             bar.close()
+        reduce_running(running)  # distributed: the epoch's metrics over all ranks
         if running.count == 0:
             raise ValueError("Trainer.fit: the training loader yielded no batches")
         train_time = time.perf_counter() - start
@@ -322,10 +327,11 @@ class Trainer(CheckpointMixin):
                 if keep_predictions:
                     predictions.append(np.argmax(out, axis=1))
                     targets.append(np.argmax(y, axis=1) if np.ndim(y) == 2 else np.asarray(y))
+        reduce_running(running)  # distributed: validation over every rank's share
         if running.count == 0:
             raise ValueError("Trainer.evaluate: the loader yielded no batches")
-        kept = (np.concatenate(predictions), np.concatenate(targets)) if keep_predictions else None
-        return running.results(), kept
+        kept = (np.concatenate(predictions), np.concatenate(targets)) if keep_predictions and predictions else None
+        return running.results(), gather_predictions(kept) if keep_predictions else None
 
     @contextlib.contextmanager
     def _inference(self):
