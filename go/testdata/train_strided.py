@@ -16,6 +16,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout's strided
 
 import strided as st  # noqa: E402
+from strided.data.preprocess import Preprocessing  # noqa: E402
 
 
 def main():
@@ -30,7 +31,7 @@ def main():
     (x_train, y_train), (x_test, y_test) = train[: len(train)], test[: len(test)]
     scaled = x_train / 255.0
     mean, std = scaled.mean(), scaled.std()
-    pre = st.preprocess.Preprocessing("L", (28, 28), (mean,), (std,))
+    pre = Preprocessing("L", (28, 28), (mean,), (std,))
     x_train, x_test = pre.normalize(x_train), pre.normalize(x_test)
     print(f"MNIST sample: {len(y_train)} training, {len(y_test)} test digits; mean {mean:.4f}, std {std:.4f}")
     model = st.models.seed_cnn()

@@ -41,8 +41,8 @@ def run(args) -> int:
     require_extra("images", "PIL")
     import numpy as np
 
+    from ..data.preprocess import ImageDecodeError
     from ..predictor import Predictor
-    from ..preprocess import ImageDecodeError
 
     predictor = Predictor(args.model)
     paths = image_paths(args.images)

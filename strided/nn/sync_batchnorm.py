@@ -20,6 +20,7 @@ mean and unbiased variance (n / (n - 1)), so they are equal on every rank and to
 import numpy as np
 
 from ..distributed import process_group as pg
+from ..functional.reference.norm import update_running_stats
 from .container import Sequential
 from .module import Module
 from .norm import BatchNorm1d, BatchNorm2d, _BatchNorm
@@ -68,8 +69,10 @@ class SyncBatchNorm(_BatchNorm):
         y = centred * _spread(scale, x)
         if self.bias is not None:
             y += _spread(self.bias.data, x)
-        if self.track_running_stats:
-            self._update_running_stats(mean, var, n)
+        if self.track_running_stats:  # as BatchNorm2d: the count first, then the in-place running update
+            self.num_batches_tracked += 1
+            momentum = 1.0 / int(self.num_batches_tracked) if self.momentum is None else self.momentum
+            update_running_stats(self.running_mean, self.running_var, mean, var, n, momentum)
         self.save_for_backward(centred, inv_std, n)
         return y
 

@@ -73,7 +73,7 @@ def serve(model_path, host: str = "127.0.0.1", port: int = 8000, max_batch_size:
     """``allowed_hosts=None``: the loopback names when ``host`` is a loopback address, else any host."""
     import uvicorn
 
-    from ..preprocess import DEFAULT_MAX_PIXELS
+    from ..data.preprocess import DEFAULT_MAX_PIXELS
     from .limits import default_allowed_hosts
 
     settings = {"model_path": str(model_path), "max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms,

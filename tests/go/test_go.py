@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import strided as st
+from strided.data.preprocess import Preprocessing
 
 ROOT = Path(__file__).resolve().parents[2]
 GO_DIR = ROOT / "go"
@@ -109,7 +110,7 @@ def train_seed_cnn(path):
     images, labels = digits(640, train=True)
     order = np.random.default_rng(0).permutation(len(labels))  # the sample is sorted by class
     images, labels = images[order], labels[order]
-    pre = st.preprocess.Preprocessing("L", (28, 28), (0.1309,), (0.3080,))
+    pre = Preprocessing("L", (28, 28), (0.1309,), (0.3080,))
     x = pre.normalize(images)
     model = st.models.seed_cnn()
     optimizer = st.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
@@ -127,7 +128,7 @@ def random_model(path, name, mode, size, classes):
     st.manual_seed(1)
     channels = 1 if mode == "L" else 3
     model = st.models.build_model(name, num_classes=len(classes), in_channels=channels)
-    pre = st.preprocess.Preprocessing(mode, (size, size), (0.45,) * channels, (0.25,) * channels)
+    pre = Preprocessing(mode, (size, size), (0.45,) * channels, (0.25,) * channels)
     images, _ = digits(12)
     inputs = pre.normalize(images if channels == 1 else colour(images, size))
     st.save(calibrate_batchnorm(model, inputs), path, class_names=classes, input_shape=[channels, size, size],
