@@ -21,6 +21,7 @@ import numpy as np
 from .. import nn
 from ..grad_mode import no_grad
 from ..io.atomic import atomic_write_bytes
+from ..models import BackboneWithFPN, FeatureExtractor
 from .builder import GraphBuilder, Traced
 from .errors import OnnxError, require_onnx
 from .export_layers import LAYERS
@@ -94,6 +95,9 @@ def emit_module(b, module, scope: str, xs: list) -> list:
     block = BLOCKS.get(type(module))
     if block is not None:
         return [block(b, module, scope, xs[0])]
+    refused = next((reason for kind, reason in REFUSED.items() if isinstance(module, kind)), None)
+    if refused is not None:
+        raise OnnxError(f"export: {module.label()} {refused}")
     layer = LAYERS.get(type(module))
     if layer is None:
         raise OnnxError(f"export: {module.label()} ({type(module).__module__}.{type(module).__name__}) has no ONNX "
@@ -156,12 +160,34 @@ def _dense_block(b, block, scope, x):
     return features
 
 
+def _inverted_residual(b, block, scope, x):
+    """conv(x) + x when the block keeps the shortcut (stride 1, same channels), else conv(x)."""
+    y = emit_module(b, block.conv, _sub(scope, "conv"), [x])[0]
+    if not block.use_res_connect:
+        return y
+    return Traced(b.node("Add", [y.name, x.name], scope), y.value + x.value)
+
+
 BLOCKS = {
+    nn.InvertedResidual: _inverted_residual,
     nn.ResidualBlock: _residual_block,
     nn.Bottleneck: _bottleneck,
     nn.DenseLayer: _named_chain,
     nn.Transition: _named_chain,
     nn.DenseBlock: _dense_block,
+}
+
+
+_DICT_MAPS = ("takes or returns a dict of feature maps; an ONNX graph here has one input array and an "
+              "array per output: export the backbone, or a Graph that returns the maps it needs")
+_HOLDER = ("only holds modules (it has no forward of its own); export the module that calls them, a "
+           "Sequential or a Graph")
+REFUSED = {  # modules that cannot be one traced layer of an exported graph, with the reason
+    nn.ModuleList: _HOLDER,
+    nn.ModuleDict: _HOLDER,
+    nn.FeaturePyramidNetwork: _DICT_MAPS,
+    FeatureExtractor: _DICT_MAPS,
+    BackboneWithFPN: _DICT_MAPS,
 }
 
 
