@@ -1,5 +1,6 @@
 """ONNX operators -> strided layers: the layers with weights and windows (Conv, pooling, BatchNormalization,
-Gemm, MatMul) here, the elementwise and shape operators in import_pointwise.py.
+Gemm, MatMul) here, the elementwise and shape operators in import_pointwise.py, ConvTranspose and Resize
+in import_resample.py.
 
 A converter is ``converter(importer, node, attributes)``: it reads its inputs (``importer.tensor``
 for arrays, ``importer.constant`` for weights), adds strided layers (``importer.add``) and binds
@@ -13,6 +14,7 @@ from .. import nn
 from .errors import OnnxError
 from .export_spatial import averaging_matrix
 from .import_pointwise import POINTWISE
+from .import_resample import RESAMPLE_CONVERTERS
 
 
 def _check_2d(node, x, what: str = "input") -> None:
@@ -68,11 +70,6 @@ def conv(importer, node, attrs):
     if bias is not None:
         layer.bias.data = importer.parameter(bias)
     importer.bind(node, importer.add(layer, [x], node))
-
-
-def conv_transpose(importer, node, attrs):
-    raise OnnxError(f"node {node.name!r}: ConvTranspose does not import yet (strided has no ConvTranspose2d "
-                    "on this branch)")
 
 
 def _pool_window(node, attrs, x):
@@ -205,7 +202,7 @@ def _add_linear(importer, node, x, weight, bias, bind: bool = True):
 CONVERTERS = {
     **POINTWISE,
     "Conv": conv,
-    "ConvTranspose": conv_transpose,
+    **RESAMPLE_CONVERTERS,
     "MaxPool": max_pool,
     "AveragePool": average_pool,
     "GlobalAveragePool": global_pool(nn.GlobalAvgPool2d),
