@@ -3,8 +3,8 @@
 Same calling convention as export_spatial. The forms, and why:
 
 - LayerNorm: ONNX's LayerNormalization (axis = -len(normalized_shape)) from opset 17, where it exists.
-  Below 17 it is InstanceNormalization over x reshaped to (rows, 1, M), M the normalised size: instance
-  norm normalises each (sample, channel) over the rest, here each row over its M values.
+  Below 17 it is InstanceNormalization over x reshaped to (N, R, M), M the normalised size and R the
+  rows of a sample: instance norm normalises each (sample, channel) over the rest, here each row.
 - LayerNorm2d: Transpose to NHWC, the LayerNorm above over the last axis, Transpose back.
 - GroupNorm: x reshaped to (N, G, -1), InstanceNormalization (each sample's group over its channels and
   positions), reshaped back to x's shape, then weight and bias per channel (Mul, Add). ONNX's own
@@ -16,6 +16,8 @@ Same calling convention as export_spatial. The forms, and why:
 import numpy as np
 
 from .. import nn
+from .builder import Traced
+from .errors import OnnxError
 
 
 def _scale_and_bias(b, layer, scope, shape):
@@ -27,37 +29,44 @@ def _scale_and_bias(b, layer, scope, shape):
     return weight, bias
 
 
-def _instance_norm_rows(b, x: str, target, eps: float, scope: str) -> str:
-    """InstanceNormalization over x reshaped to ``target`` (rows, channels, values), reshaped back to x's shape."""
-    rows = b.node("Reshape", [x, b.ints(target, f"{scope}.rows_shape")], scope)
+def _instance_norm_rows(b, x, target, eps: float, scope: str) -> str:
+    """InstanceNormalization over x (Traced) reshaped to ``target`` (batch, channels, values), reshaped back.
+
+    Both shapes copy the batch (0) and fix the rest: the batch stays dynamic, and an import reads them as
+    ordinary Reshapes (a Shape of x would be folded at import with a batch of 1)."""
+    rows = b.node("Reshape", [x.name, b.ints(target, f"{scope}.rows_shape")], scope)
     channels = target[1]
     normed = b.node("InstanceNormalization", [rows, b.constant(np.ones(channels, b.dtype), f"{scope}.ones"),
                                               b.constant(np.zeros(channels, b.dtype), f"{scope}.zeros")],
                     scope, epsilon=eps)
-    return b.node("Reshape", [normed, b.node("Shape", [x], scope)], scope)
+    return b.node("Reshape", [normed, b.ints([0, *x.value.shape[1:]], f"{scope}.shape")], scope)
 
 
-def _layer_norm(b, layer, scope, x: str) -> str:
+def _layer_norm(b, layer, scope, x) -> str:
     axes = len(layer.normalized_shape)
     weight, bias = _scale_and_bias(b, layer, scope, layer.normalized_shape)
     if b.opset >= 17:
-        return b.node("LayerNormalization", [x, weight, bias], scope, axis=-axes, epsilon=layer.eps)
-    normed = _instance_norm_rows(b, x, [-1, 1, int(np.prod(layer.normalized_shape))], layer.eps, scope)
+        return b.node("LayerNormalization", [x.name, weight, bias], scope, axis=-axes, epsilon=layer.eps)
+    if x.value.ndim == axes:
+        raise OnnxError(f"{layer.label()}: normalising over the batch axis too needs LayerNormalization: "
+                        "export with opset >= 17")
+    rows = int(np.prod(x.value.shape[1:x.value.ndim - axes]))  # every row of every sample: a channel of its own
+    normed = _instance_norm_rows(b, x, [0, rows, int(np.prod(layer.normalized_shape))], layer.eps, scope)
     return b.node("Add", [b.node("Mul", [normed, weight], scope), bias], scope)
 
 
 def layer_norm(b, layer, scope, xs, y):
-    return _layer_norm(b, layer, scope, xs[0].name)
+    return _layer_norm(b, layer, scope, xs[0])
 
 
 def layer_norm_2d(b, layer, scope, xs, y):
-    nhwc = b.node("Transpose", [xs[0].name], scope, perm=[0, 2, 3, 1])
+    nhwc = Traced(b.node("Transpose", [xs[0].name], scope, perm=[0, 2, 3, 1]), xs[0].value.transpose(0, 2, 3, 1))
     return b.node("Transpose", [_layer_norm(b, layer, scope, nhwc)], scope, perm=[0, 3, 1, 2])
 
 
 def group_norm(b, layer, scope, xs, y):
     x = xs[0]
-    normed = _instance_norm_rows(b, x.name, [0, layer.num_groups, -1], layer.eps, scope)
+    normed = _instance_norm_rows(b, x, [0, layer.num_groups, -1], layer.eps, scope)
     if not layer.affine:
         return normed
     per_channel = (layer.num_channels,) + (1,) * (x.value.ndim - 2)  # broadcast over the positions
