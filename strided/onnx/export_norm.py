@@ -8,9 +8,9 @@ Same calling convention as export_spatial. The forms, and why:
 - LayerNorm2d: Transpose to NHWC, the LayerNorm above over the last axis, Transpose back.
 - GroupNorm: x reshaped to (N, G, -1), InstanceNormalization (each sample's group over its channels and
   positions), reshaped back to x's shape, then weight and bias per channel (Mul, Add). ONNX's own
-  GroupNormalization takes a scale per group until opset 21 (per channel only from 21), and onnxruntime's
-  CPU provider has no kernel for the opset-21 form, so the InstanceNormalization form is written at every
-  opset.
+  GroupNormalization exists only from opset 18 and takes a scale per group until 21 (per channel, as
+  PyTorch's, only from 21; onnxruntime 1.32 runs both); InstanceNormalization is the same at every opset
+  from 13, so the graph does not depend on the opset, and strided's import reads it back.
 """
 
 import numpy as np
