@@ -1,5 +1,5 @@
 """st.onnx.load of ConvTranspose and Resize: PyTorch's nn.ConvTranspose2d and F.interpolate exported with
-torch.onnx.export(dynamo=False) give PyTorch's outputs and input gradients to 1e-4 relative; hand-written
+torch.onnx.export(dynamo=False) give PyTorch's outputs, input and weight gradients to 1e-4 relative; hand-written
 ConvTranspose forms (asymmetric pads, output_shape, auto_pad) give onnxruntime's to 1e-5; refusals in one line."""
 
 import warnings
@@ -53,7 +53,7 @@ def test_pytorch_conv_transpose_and_interpolate_exports(tmp_path, request, conv,
         torch.onnx.export(net, torch.zeros(1, channels, 5, 6), str(tmp_path / "net.onnx"), dynamo=False,
                           opset_version=17, input_names=["input"], dynamic_axes={"input": {0: "N"}})
     ours = st.onnx.load(tmp_path / "net.onnx")
-    assert any(isinstance(m, st.nn.ConvTranspose2d) for _, m, _ in ours.nodes)
+    (layer,) = [m for _, m, _ in ours.nodes if isinstance(m, st.nn.ConvTranspose2d)]
     rng = np.random.default_rng(1)
     x = rng.standard_normal((3, channels, 5, 6)).astype(np.float32)
     tx = torch.tensor(x, requires_grad=True)
@@ -63,6 +63,9 @@ def test_pytorch_conv_transpose_and_interpolate_exports(tmp_path, request, conv,
     assert record(request, "import vs PyTorch (output)", rel_error(ours(x), expected.detach().numpy())) <= 1e-4
     dx_error = rel_error(ours.backward(grad), tx.grad.numpy())
     assert record(request, "import vs PyTorch (input gradient)", dx_error) <= 1e-4
+    assert rel_error(layer.weight.grad, net.conv.weight.grad.numpy()) <= 1e-4  # it trains as PyTorch's would
+    if net.conv.bias is not None:
+        assert rel_error(layer.bias.grad, net.conv.bias.grad.numpy()) <= 1e-4
 
 
 @pytest.mark.parametrize("attributes", [
