@@ -21,10 +21,10 @@ import numpy as np
 from .. import nn
 from ..grad_mode import no_grad
 from ..io.atomic import atomic_write_bytes
-from ..models import BackboneWithFPN, FeatureExtractor
 from .builder import GraphBuilder, Traced
 from .errors import OnnxError, require_onnx
 from .export_layers import LAYERS
+from .export_pyramid import MULTI_OUTPUT
 
 MIN_OPSET, MAX_OPSET = 13, 21
 META_KEYS = ("name", "class_names", "input_shape", "preprocessing", "metrics")
@@ -95,6 +95,9 @@ def emit_module(b, module, scope: str, xs: list) -> list:
     block = BLOCKS.get(type(module))
     if block is not None:
         return [block(b, module, scope, xs[0])]
+    multi = MULTI_OUTPUT.get(type(module))
+    if multi is not None:
+        return multi(b, module, scope, xs[0], emit_module)
     refused = next((reason for kind, reason in REFUSED.items() if isinstance(module, kind)), None)
     if refused is not None:
         raise OnnxError(f"export: {module.label()} {refused}")
@@ -178,16 +181,14 @@ BLOCKS = {
 }
 
 
-_DICT_MAPS = ("takes or returns a dict of feature maps; an ONNX graph here has one input array and an "
-              "array per output: export the backbone, or a Graph that returns the maps it needs")
+_DICT_MAPS = ("takes a dict of feature maps; an exported graph has one input array: export the model that "
+              "computes the maps and this pyramid, e.g. st.models.resnet_fpn_backbone")
 _HOLDER = ("only holds modules (it has no forward of its own); export the module that calls them, a "
            "Sequential or a Graph")
 REFUSED = {  # modules that cannot be one traced layer of an exported graph, with the reason
     nn.ModuleList: _HOLDER,
     nn.ModuleDict: _HOLDER,
     nn.FeaturePyramidNetwork: _DICT_MAPS,
-    FeatureExtractor: _DICT_MAPS,
-    BackboneWithFPN: _DICT_MAPS,
 }
 
 

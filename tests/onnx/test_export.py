@@ -168,7 +168,7 @@ def test_blocks(compare, make):
     compare(block, randn(rng, 2, block.in_channels, 8, 8))
 
 
-# resnet_fpn_backbone returns a dict of maps: refused (test_export_layers_more). vgg (depth 11 by default),
+# resnet_fpn_backbone returns a dict of maps and has no num_classes: test_export_layers_more. vgg (depth 11 by default),
 # vgg16 and vgg19 are vgg11's layer kinds again at 5-10 s each; vgg13 stands for the deeper ones.
 NOT_HERE = {"resnet_fpn_backbone", "vgg", "vgg16", "vgg19"}
 
