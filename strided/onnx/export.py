@@ -3,8 +3,9 @@
 How it works, in order:
 
 1. The model is put in eval mode and traced on a zero batch of ``input_shape``: containers
-   (Graph, Sequential, the ResNet and DenseNet blocks) are walked, and each layer is called and
-   handed to its ONNX form (export_layers.LAYERS) with its traced input and output.
+   (Graph, Sequential, the ResNet, DenseNet and MobileNet blocks, feature extractors and pyramids:
+   export_pyramid.py) are walked, and each layer is called and handed to its ONNX form
+   (export_layers.LAYERS) with its traced input and output.
 2. Parameters and buffers become initializers named by their state-dict keys
    (``layer1.0.conv1.weight``); state no node reads (batch norm's ``num_batches_tracked``) goes
    into the metadata, so that ``st.onnx.load`` can give a strided model back its exact state dict.
