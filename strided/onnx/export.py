@@ -3,8 +3,9 @@
 How it works, in order:
 
 1. The model is put in eval mode and traced on a zero batch of ``input_shape``: containers
-   (Graph, Sequential, the ResNet and DenseNet blocks) are walked, and each layer is called and
-   handed to its ONNX form (export_layers.LAYERS) with its traced input and output.
+   (Graph, Sequential, the ResNet, DenseNet and MobileNet blocks, feature extractors and pyramids:
+   export_pyramid.py) are walked, and each layer is called and handed to its ONNX form
+   (export_layers.LAYERS) with its traced input and output.
 2. Parameters and buffers become initializers named by their state-dict keys
    (``layer1.0.conv1.weight``); state no node reads (batch norm's ``num_batches_tracked``) goes
    into the metadata, so that ``st.onnx.load`` can give a strided model back its exact state dict.
@@ -24,6 +25,7 @@ from ..io.atomic import atomic_write_bytes
 from .builder import GraphBuilder, Traced
 from .errors import OnnxError, require_onnx
 from .export_layers import LAYERS
+from .export_pyramid import MULTI_OUTPUT
 
 MIN_OPSET, MAX_OPSET = 13, 21
 META_KEYS = ("name", "class_names", "input_shape", "preprocessing", "metrics")
@@ -94,6 +96,12 @@ def emit_module(b, module, scope: str, xs: list) -> list:
     block = BLOCKS.get(type(module))
     if block is not None:
         return [block(b, module, scope, xs[0])]
+    multi = MULTI_OUTPUT.get(type(module))
+    if multi is not None:
+        return multi(b, module, scope, xs[0], emit_module)
+    refused = next((reason for kind, reason in REFUSED.items() if isinstance(module, kind)), None)
+    if refused is not None:
+        raise OnnxError(f"export: {module.label()} {refused}")
     layer = LAYERS.get(type(module))
     if layer is None:
         raise OnnxError(f"export: {module.label()} ({type(module).__module__}.{type(module).__name__}) has no ONNX "
@@ -156,12 +164,32 @@ def _dense_block(b, block, scope, x):
     return features
 
 
+def _inverted_residual(b, block, scope, x):
+    """conv(x) + x when the block keeps the shortcut (stride 1, same channels), else conv(x)."""
+    y = emit_module(b, block.conv, _sub(scope, "conv"), [x])[0]
+    if not block.use_res_connect:
+        return y
+    return Traced(b.node("Add", [y.name, x.name], scope), y.value + x.value)
+
+
 BLOCKS = {
+    nn.InvertedResidual: _inverted_residual,
     nn.ResidualBlock: _residual_block,
     nn.Bottleneck: _bottleneck,
     nn.DenseLayer: _named_chain,
     nn.Transition: _named_chain,
     nn.DenseBlock: _dense_block,
+}
+
+
+_DICT_MAPS = ("takes a dict of feature maps; an exported graph has one input array: export the model that "
+              "computes the maps and this pyramid, e.g. st.models.resnet_fpn_backbone")
+_HOLDER = ("only holds modules (it has no forward of its own); export the module that calls them, a "
+           "Sequential or a Graph")
+REFUSED = {  # modules that cannot be one traced layer of an exported graph, with the reason
+    nn.ModuleList: _HOLDER,
+    nn.ModuleDict: _HOLDER,
+    nn.FeaturePyramidNetwork: _DICT_MAPS,
 }
 
 

@@ -11,6 +11,9 @@ import numpy as np
 from .. import nn
 from . import layers as onnx_layers
 from .errors import OnnxError
+from .export_1d import LAYERS_1D
+from .export_norm import NORM_LAYERS
+from .export_resample import RESAMPLE_LAYERS
 from .export_spatial import SPATIAL_LAYERS
 
 
@@ -112,6 +115,12 @@ def clip(b, layer, scope, xs, y):
     return b.node("Clip", [xs[0].name, *bounds], scope)
 
 
+def hardtanh(b, layer, scope, xs, y):
+    """Hardtanh and ReLU6: Clip(min_val, max_val)."""
+    bounds = [b.scalar(layer.min_val, f"{scope}.min"), b.scalar(layer.max_val, f"{scope}.max")]
+    return b.node("Clip", [xs[0].name, *bounds], scope)
+
+
 def hard_sigmoid(b, layer, scope, xs, y):
     return b.node("HardSigmoid", [xs[0].name], scope, alpha=layer.alpha, beta=layer.beta)
 
@@ -151,6 +160,11 @@ def transpose(b, layer, scope, xs, y):
 
 LAYERS = {
     **SPATIAL_LAYERS,
+    **LAYERS_1D,
+    **RESAMPLE_LAYERS,
+    **NORM_LAYERS,
+    nn.Hardtanh: hardtanh,
+    nn.ReLU6: hardtanh,
     nn.BatchNorm1d: batch_norm,
     nn.BatchNorm2d: batch_norm,
     nn.ReLU: unary("Relu"),

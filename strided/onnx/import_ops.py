@@ -1,5 +1,6 @@
 """ONNX operators -> strided layers: the layers with weights and windows (Conv, pooling, BatchNormalization,
-Gemm, MatMul) here, the elementwise and shape operators in import_pointwise.py.
+Gemm, MatMul) here, the elementwise and shape operators in import_pointwise.py, ConvTranspose and Resize
+in import_resample.py.
 
 A converter is ``converter(importer, node, attributes)``: it reads its inputs (``importer.tensor``
 for arrays, ``importer.constant`` for weights), adds strided layers (``importer.add``) and binds
@@ -13,6 +14,7 @@ from .. import nn
 from .errors import OnnxError
 from .export_spatial import averaging_matrix
 from .import_pointwise import POINTWISE
+from .import_resample import RESAMPLE_CONVERTERS
 
 
 def _check_2d(node, x, what: str = "input") -> None:
@@ -51,6 +53,8 @@ def _geometry(node, attrs, x, kernel):
 def conv(importer, node, attrs):
     x = importer.tensor(node, 0)
     weight, bias = importer.constant(node, 1), importer.constant(node, 2)
+    if x.value.ndim == 3 and weight.ndim == 3:
+        return _conv1d(importer, node, attrs, x, weight, bias)
     _check_2d(node, x)
     if weight.ndim != 4:
         raise OnnxError(f"node {node.name!r} (Conv): only 2-D convolutions import, got a weight of shape "
@@ -70,9 +74,22 @@ def conv(importer, node, attrs):
     importer.bind(node, importer.add(layer, [x], node))
 
 
-def conv_transpose(importer, node, attrs):
-    raise OnnxError(f"node {node.name!r}: ConvTranspose does not import yet (strided has no ConvTranspose2d "
-                    "on this branch)")
+def _conv1d(importer, node, attrs, x, weight, bias):
+    """A 1-d Conv (N, C, L) with symmetric pads: Conv1d."""
+    out_channels, group_channels, kernel = weight.shape
+    groups = int(attrs.get("group", 1))
+    auto = attrs.get("auto_pad", "NOTSET")
+    pads = [0, 0] if auto == "VALID" else [int(p) for p in attrs.get("pads", [0, 0])]
+    if auto not in ("NOTSET", "VALID") or len(pads) != 2 or pads[0] != pads[1]:
+        raise OnnxError(f"node {node.name!r} (Conv): a 1-d convolution imports with symmetric pads only, got "
+                        f"auto_pad {auto!r} and pads {pads}")
+    (stride,), (dilation,) = attrs.get("strides", [1]), attrs.get("dilations", [1])
+    layer = nn.Conv1d(group_channels * groups, out_channels, kernel, stride=int(stride), padding=pads[0],
+                      dilation=int(dilation), groups=groups, bias=bias is not None)
+    layer.weight.data = importer.parameter(weight)
+    if bias is not None:
+        layer.bias.data = importer.parameter(bias)
+    importer.bind(node, importer.add(layer, [x], node))
 
 
 def _pool_window(node, attrs, x):
@@ -137,6 +154,31 @@ def batch_normalization(importer, node, attrs):
                         momentum=float(str(np.float32(1.0 - attrs.get("momentum", 0.9)))))
     layer.weight.data, layer.bias.data = importer.parameter(scale), importer.parameter(bias)
     layer.running_mean, layer.running_var = importer.parameter(mean), importer.parameter(var)
+    importer.bind(node, importer.add(layer, [x], node))
+
+
+def instance_normalization(importer, node, attrs):
+    """Each (sample, channel) normalised over its positions, then scale and bias per channel: GroupNorm(C, C)."""
+    x = importer.tensor(node, 0)
+    scale, bias = importer.constant(node, 1), importer.constant(node, 2)
+    if x.value.ndim < 3:
+        raise OnnxError(f"node {node.name!r} (InstanceNormalization): input of rank {x.value.ndim} does not import")
+    layer = nn.GroupNorm(scale.shape[0], scale.shape[0], eps=float(attrs.get("epsilon", 1e-5)))
+    layer.weight.data, layer.bias.data = importer.parameter(scale), importer.parameter(bias)
+    importer.bind(node, importer.add(layer, [x], node))
+
+
+def layer_normalization(importer, node, attrs):
+    """Statistics over the axes from ``axis`` on: LayerNorm(x.shape[axis:]) with Scale and B as weight and bias."""
+    x = importer.tensor(node, 0)
+    if len(node.output) > 1 and any(node.output[1:]):
+        raise OnnxError(f"node {node.name!r} (LayerNormalization): the Mean and InvStdDev outputs do not import")
+    shape = x.value.shape[int(attrs.get("axis", -1)) % x.value.ndim:]
+    scale, bias = importer.constant(node, 1), importer.constant(node, 2)
+    layer = nn.LayerNorm(shape, eps=float(attrs.get("epsilon", 1e-5)), bias=bias is not None)
+    layer.weight.data = importer.parameter(np.broadcast_to(scale, shape))
+    if bias is not None:
+        layer.bias.data = importer.parameter(np.broadcast_to(bias, shape))
     importer.bind(node, importer.add(layer, [x], node))
 
 
@@ -205,12 +247,14 @@ def _add_linear(importer, node, x, weight, bias, bind: bool = True):
 CONVERTERS = {
     **POINTWISE,
     "Conv": conv,
-    "ConvTranspose": conv_transpose,
+    **RESAMPLE_CONVERTERS,
     "MaxPool": max_pool,
     "AveragePool": average_pool,
     "GlobalAveragePool": global_pool(nn.GlobalAvgPool2d),
     "GlobalMaxPool": global_pool(nn.GlobalMaxPool2d),
     "BatchNormalization": batch_normalization,
+    "InstanceNormalization": instance_normalization,
+    "LayerNormalization": layer_normalization,
     "Gemm": gemm,
     "MatMul": matmul,
 }

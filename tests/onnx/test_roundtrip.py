@@ -32,7 +32,24 @@ def zoo():
     g.add("fc", nn.Linear(108, 5))
     g.add("bn1d", nn.BatchNorm1d(5))
     g.add("gelu", nn.GELU("tanh"))
-    return {"graph": (g, (2, 9, 8)), "seed_cnn": (st.models.seed_cnn(), (1, 28, 28)),
+    new = nn.Graph(inputs=("x",))  # the layers added later (GroupNorm: test_group_norm_by_the_graph_route)
+    new.add("down", nn.Conv2d(3, 8, 3, stride=2, padding=1))
+    new.add("act", nn.ReLU6())
+    new.add("up", nn.ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1, groups=2))
+    new.add("resize", nn.Upsample(scale_factor=2, mode="bilinear"), "act")
+    new.add("mix", nn.Conv2d(8, 4, 1), "resize")
+    new.add("sum", nn.Add(), ["up", "mix"])
+    new.add("ln2d", nn.LayerNorm2d(4))
+    new.add("near", nn.Upsample(size=(20, 12)))
+    new.add("tanh", nn.Hardtanh(-2, 2))
+    new.add("rows", nn.Flatten(2, 3))
+    new.add("conv1d", nn.Conv1d(4, 5, 3, padding=1, groups=1))
+    new.add("max1d", nn.MaxPool1d(3, 2, 1))
+    new.add("pool1d", nn.AdaptiveAvgPool1d(6))
+    new.add("ln", nn.LayerNorm(6))
+    return {"graph": (g, (2, 9, 8)), "new_layers": (new, (3, 16, 16)),
+            "mobilenet_v2": (st.models.mobilenet_v2(num_classes=5, width_mult=0.25), (3, 16, 16)),
+            "seed_cnn": (st.models.seed_cnn(), (1, 28, 28)),
             "resnet_cifar20": (st.models.resnet_cifar20(), (3, 16, 16)),
             "densenet_cifar": (st.models.densenet_cifar(block_config=(2, 2)), (3, 8, 8)),
             "bottleneck": (nn.Sequential(nn.Bottleneck(4, 2, stride=2), nn.GlobalMaxPool2d()), (4, 8, 8))}
@@ -83,6 +100,21 @@ def test_round_trip_gives_the_same_model(name, tmp_path):
     again = st.onnx.export(graph, tmp_path / "again.onnx", input_shape=shape)
     with st.no_grad():
         assert rel_error(run_onnxruntime(again, x)[0], model(x)) <= 1e-5
+
+
+@pytest.mark.parametrize("opset", [13, 17])
+def test_group_norm_and_layer_norm_by_the_graph_route(tmp_path, opset):
+    """GroupNorm (and LayerNorm below opset 17) go out as InstanceNormalization between Reshapes, and come back
+    as GroupNorm(C, C) (instance norm) between Reshapes with the weight and bias as constants: same outputs."""
+    st.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 6, 3), nn.GroupNorm(3, 6), nn.ReLU(), nn.Flatten(2), nn.LayerNorm(36))
+    for param in model.parameters():
+        param.data = np.random.default_rng(3).standard_normal(param.shape).astype(np.float32)
+    path = st.onnx.export(model, tmp_path / "m.onnx", input_shape=(3, 8, 8), opset=opset)
+    graph = st.onnx.load(path, from_graph=True)
+    x = np.random.default_rng(4).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    with st.no_grad():
+        assert rel_error(graph(x), model.eval()(x)) <= 1e-6
 
 
 def test_round_trip_keeps_the_model_file_metadata(tmp_path):
