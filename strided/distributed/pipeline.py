@@ -66,7 +66,8 @@ class Pipeline(Module):
     loss)`` runs one forward and backward of the batch in ``micro_batches`` pieces and leaves this
     stage's parameter gradients in ``parameters()``; every rank calls it with the same arguments (only
     the first stage reads x, only the last the targets). ``forward(x)`` is inference: the output on the
-    last stage, None on the others.
+    last stage, None on the others. ``st.train.Trainer(pipeline, ...)`` trains it like the model
+    (see strided/train/distributed.py).
     """
 
     def __init__(self, model: Module, stages: int | None = None, micro_batches: int = 1, balance=None,
