@@ -22,6 +22,7 @@ from .process_group import (
     broadcast,
     broadcast_object,
     destroy_process_group,
+    gather_object,
     get_rank,
     get_world_size,
     init_process_group,
@@ -30,6 +31,6 @@ from .process_group import (
 
 __all__ = [
     "DistributedDataParallel", "Pipeline", "ReduceOp", "all_gather_object", "all_reduce", "barrier", "broadcast",
-    "broadcast_object", "destroy_process_group", "get_rank", "get_world_size", "init_process_group",
+    "broadcast_object", "destroy_process_group", "gather_object", "get_rank", "get_world_size", "init_process_group",
     "is_initialized",
 ]

@@ -15,6 +15,11 @@ are those of the mean loss over the whole batch, as one process computes them (t
 layer keeps the context of ONE forward for its backward; the pipeline keeps one per micro-batch in
 flight (it swaps the layers' saved contexts in and out) instead of recomputing the forward.
 Batch-norm statistics are per micro-batch, as in every pipeline (use it with layers that are not).
+
+The whole model. Every rank builds the whole model before it is cut, and the Pipeline keeps it (not as
+a submodule: ``parameters()`` and ``state_dict()`` are this stage's). ``full_state_dict()`` gathers the
+stages' states into it on rank 0, under the whole model's own names, for model files and checkpoints;
+``load_full_state_dict()`` gives each stage its part back (``--resume``).
 """
 
 import time
@@ -61,7 +66,8 @@ class Pipeline(Module):
     loss)`` runs one forward and backward of the batch in ``micro_batches`` pieces and leaves this
     stage's parameter gradients in ``parameters()``; every rank calls it with the same arguments (only
     the first stage reads x, only the last the targets). ``forward(x)`` is inference: the output on the
-    last stage, None on the others.
+    last stage, None on the others. ``st.train.Trainer(pipeline, ...)`` trains it like the model
+    (see strided/train/distributed.py).
     """
 
     def __init__(self, model: Module, stages: int | None = None, micro_batches: int = 1, balance=None,
@@ -84,6 +90,11 @@ class Pipeline(Module):
         rank = pg.get_rank()
         start = sum(balance[:rank])
         self.stage = Sequential(*layers[start:start + balance[rank]])
+        object.__setattr__(self, "whole", model)  # not registered: parameters() are this stage's only
+        own = {id(layer) for layer in self.stage}
+        # The whole model's names of this stage's layers ('3' in a Sequential, the node's name in a Graph).
+        self.stage_names = [name for name, child in model.named_children() if id(child) in own]
+        self.last_output = None
         self.rank, self.stages, self.micro_batches = rank, stages, micro_batches
         self.balance, self.schedule = balance, schedule
         self.last_timing = None
@@ -135,15 +146,18 @@ class Pipeline(Module):
             ops += [("F", warmup + i), ("B", i)]
         return ops + [("B", i) for i in range(m - warmup, m)]
 
-    def step(self, x, target, loss) -> float | None:
+    def step(self, x, target, loss, grad_scale: float = 1.0) -> float | None:
         """Forward and backward of one batch; returns the mean loss on the last stage (None elsewhere).
 
-        ``self.last_timing`` then holds this rank's wall time of the step and the part spent computing.
+        The loss gradient is multiplied by ``grad_scale`` (the Trainer's gradient accumulation weight).
+        ``self.last_output`` then holds the batch's output on the last stage (None elsewhere), and
+        ``self.last_timing`` this rank's wall time of the step and the part spent computing.
         """
         if self.stages == 1:
             out = self.stage(x)
             value = float(loss(out, target))
-            self.stage.backward(loss.backward())
+            self.stage.backward(loss.backward() * grad_scale)
+            self.last_output = out
             return value
         pg.barrier()
         start = time.perf_counter()
@@ -151,7 +165,7 @@ class Pipeline(Module):
         pieces_x = np.array_split(np.arange(len(x)), self.micro_batches) if self.is_first else None
         pieces_t = np.array_split(np.arange(len(target)), self.micro_batches) if self.is_last else None
         total = len(target) if self.is_last else None
-        contexts, grads, pending, value = {}, {}, [], 0.0
+        contexts, grads, pending, value, outputs = {}, {}, [], 0.0, []
         for kind, m in self.order():
             if kind == "F":
                 inp = x[pieces_x[m]] if self.is_first else self._receive(self.rank - 1, m)
@@ -160,7 +174,8 @@ class Pipeline(Module):
                 if self.is_last:
                     share = len(pieces_t[m]) / total
                     value += float(loss(out, target[pieces_t[m]])) * share
-                    grads[m] = loss.backward() * share
+                    grads[m] = loss.backward() * (share * grad_scale)
+                    outputs.append(out)
                 busy += time.perf_counter() - began
                 contexts[m] = self._take_contexts()
                 if not self.is_last:
@@ -177,6 +192,7 @@ class Pipeline(Module):
             if not isinstance(request, np.ndarray):
                 pg.wait(request, "Pipeline send")
         self.last_timing = {"total": time.perf_counter() - start, "busy": busy}
+        self.last_output = np.concatenate(outputs) if self.is_last else None
         return value if self.is_last else None
 
     def forward(self, x):
@@ -196,6 +212,34 @@ class Pipeline(Module):
             if not isinstance(request, np.ndarray):
                 pg.wait(request, "Pipeline send")
         return np.concatenate(outputs) if self.is_last else None
+
+    # ----------------------------------------------------------------- the whole model's state
+    def _child(self, name: str) -> Module:
+        return dict(self.whole.named_children())[name]
+
+    def _own_state(self) -> dict:
+        return {f"{name}.{key}": value for name in self.stage_names
+                for key, value in self._child(name).state_dict().items()}
+
+    def full_state_dict(self):
+        """The whole model's state_dict on rank 0 (None elsewhere): a collective, every rank calls it."""
+        parts = pg.gather_object(self._own_state() if self.rank else {})
+        if parts is None:
+            return None
+        others = {key: value for part in parts for key, value in part.items()}
+        self.whole.load_state_dict(others, strict=False)  # rank 0's own stage is already there
+        return self.whole.state_dict()
+
+    def full_model(self):
+        """The whole model with every stage's trained weights, on rank 0 (None elsewhere): a collective."""
+        return None if self.full_state_dict() is None else self.whole
+
+    def load_full_state_dict(self, state) -> None:
+        """Take this stage's part of a whole-model state_dict (e.g. from a checkpoint)."""
+        for name in self.stage_names:
+            prefix = f"{name}."
+            self._child(name).load_state_dict({key[len(prefix):]: value for key, value in state.items()
+                                                       if key.startswith(prefix)})
 
     def backward(self, grad_out):
         raise RuntimeError("Pipeline: use step(x, target, loss), which runs forward and backward by micro-batch")

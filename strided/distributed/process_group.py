@@ -27,7 +27,8 @@ import numpy as np
 
 __all__ = [
     "ReduceOp", "all_gather_object", "all_reduce", "barrier", "broadcast", "broadcast_object",
-    "destroy_process_group", "get_rank", "get_world_size", "init_process_group", "is_initialized", "wait",
+    "destroy_process_group", "gather_object", "get_rank", "get_world_size", "init_process_group", "is_initialized",
+    "wait",
 ]
 
 DEFAULT_TIMEOUT_S = 300.0
@@ -231,6 +232,15 @@ def all_gather_object(obj) -> list:
         return [obj]
     barrier()  # the pickle-based gather below blocks: wait here first, where a dead rank is noticed
     return comm.allgather(obj)
+
+
+def gather_object(obj, dst: int = 0) -> list | None:
+    """Every rank's ``obj`` (pickled), in rank order, on rank ``dst`` (None elsewhere): e.g. a model's stages."""
+    comm = _communicator()
+    if comm is None:
+        return [obj]
+    barrier()
+    return comm.gather(obj, root=dst)
 
 
 def broadcast_object(obj, src: int = 0):

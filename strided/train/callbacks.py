@@ -197,8 +197,9 @@ class ModelCheckpoint(Callback):
             self.best = current
         elif self.verbose:
             print(f"Epoch {epoch + 1}: saving model to {path}")
-        if is_main_process():  # distributed: rank 0 alone writes, the module inside DistributedDataParallel
-            save(unwrap(self.model), path, **self.metadata)
+        model = unwrap(self.model)  # distributed: the module inside DDP; a Pipeline's gathered whole model
+        if is_main_process():  # distributed: rank 0 alone writes
+            save(model, path, **self.metadata)
 
     def state_dict(self) -> dict:
         return {"best": self.best}

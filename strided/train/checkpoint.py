@@ -10,11 +10,20 @@ history, and each callback's decision state (EarlyStopping's best value and pati
 It is written with ``strided.io.save_checkpoint``: safetensors plus JSON, no pickle, atomically.
 """
 
+from ..distributed import barrier
 from ..io import load_checkpoint as _read_checkpoint
 from ..io import save_checkpoint as _write_checkpoint
 from ..io.model_file import ModelFileError
 from ..rng import get_rng_state, set_rng_state
-from .distributed import all_rng_states, is_main_process, restore_own_rng_state, unwrap
+from .distributed import (
+    all_rng_states,
+    is_main_process,
+    load_model_state,
+    model_state,
+    optimizer_states,
+    own_optimizer_state,
+    restore_own_rng_state,
+)
 from .progress import History
 
 FORMAT = "strided-trainer"
@@ -32,9 +41,11 @@ class CheckpointMixin:
             "epoch": self.epoch,
             "global_step": self.global_step,
             "stopped_early": self._stopped_early,
-            # distributed: the module inside DistributedDataParallel, so a checkpoint resumes on any number of ranks
-            "model": dict(unwrap(self.model).state_dict()),
+            # distributed: the module inside DistributedDataParallel, so a checkpoint resumes on any number of ranks;
+            # a Pipeline's whole model, gathered from its stages to rank 0
+            "model": model_state(self.model),
             "optimizer": self.optimizer.state_dict(),
+            "optimizer_ranks": optimizer_states(self.optimizer, self.model),  # distributed: each stage's (Pipeline)
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "rng": get_rng_state(),
             "rng_ranks": all_rng_states(),  # distributed: every rank's generator (None on one process)
@@ -54,8 +65,8 @@ class CheckpointMixin:
             raise ValueError(f"Trainer checkpoint: it was written with callbacks {saved}, this trainer has {own}")
         if (state["scheduler"] is None) != (self.scheduler is None):
             raise ValueError("Trainer checkpoint: the scheduler (or its absence) differs from the checkpoint's")
-        unwrap(self.model).load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        load_model_state(self.model, state["model"])  # distributed: a Pipeline stage takes its part
+        self.optimizer.load_state_dict(own_optimizer_state(state))
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
@@ -73,9 +84,12 @@ class CheckpointMixin:
     def save_checkpoint(self, path):
         """Write the trainer's state to ``path`` (atomically: a kill leaves the previous file intact).
 
-        Distributed: every rank must call it (the generators are gathered); rank 0 alone writes."""
+        Distributed: every rank must call it (the generators are gathered); rank 0 alone writes, and every
+        rank returns once the file is there (so that a rank reading it next never finds the previous one)."""
         state = self.state_dict()
-        return _write_checkpoint(path, state) if is_main_process() else None
+        written = _write_checkpoint(path, state) if is_main_process() else None
+        barrier()
+        return written
 
     def load_checkpoint(self, path) -> None:
         """Restore a checkpoint written by ``save_checkpoint``; ``fit`` then continues after its epoch."""

@@ -10,6 +10,7 @@ import re
 import sys
 from pathlib import Path
 
+from .distributed import is_main_process
 from .metrics import confusion_matrix
 
 # atomic_write_bytes' temporary names: "." + the target's name + "." + mkstemp's 8 random characters + ".tmp"
@@ -26,6 +27,8 @@ def prepare_run(trainer, checkpoint_path) -> None:
     if missing:
         raise ImportError(f"this run's plots and checkpoints need {', '.join(missing)}: "
                           "pip install 'strided[train]' (or train without run_dir / checkpoint_path)")
+    if not is_main_process():  # distributed: the writer alone; another rank could delete a write in progress
+        return
     if trainer.run_dir is not None:
         remove_stale_temporaries(trainer.run_dir)
     if checkpoint_path is not None:

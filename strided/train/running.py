@@ -62,11 +62,17 @@ class RunningMetrics:
         self.sums = {"loss": 0.0, **{name: 0.0 for name in metrics}}
 
     def update(self, output, target, loss: float) -> None:
-        n = len(output)
+        self.add(len(output), self.batch_values(output, target, loss))
+
+    def batch_values(self, output, target, loss: float) -> dict:
+        """The batch's loss and metrics, ``{name: mean over the batch}``, in the order of ``sums``."""
+        return {"loss": loss, **{name: float(metric(output, target)) for name, metric in self.metrics.items()}}
+
+    def add(self, n: int, values: dict) -> None:
+        """Count a batch of ``n`` samples whose means are ``values`` (from ``batch_values``)."""
         self.count += n
-        self.sums["loss"] += loss * n
-        for name, metric in self.metrics.items():
-            self.sums[name] += float(metric(output, target)) * n
+        for name, value in values.items():
+            self.sums[name] += value * n
 
     @property
     def loss(self) -> float:

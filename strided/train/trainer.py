@@ -29,8 +29,17 @@ import numpy as np
 from ..grad_mode import no_grad
 from .callbacks import Callback, MetricsLogger
 from .checkpoint import CheckpointMixin
-from .clip import clip_grad_norm_
-from .distributed import gather_predictions, is_main_process, reduce_running
+from .distributed import (
+    clip_gradients,
+    gather_predictions,
+    is_main_process,
+    is_pipeline,
+    last_stage_output,
+    pipeline_step,
+    reduce_running,
+    sync_context,
+    update_running,
+)
 from .progress import EpochProgress, History, bars_wanted, format_summary
 from .run_dir import class_names_of, prepare_run, write_confusion_matrix_plot, write_history_plot
 from .running import RunningMetrics, resolve_metrics
@@ -212,7 +221,7 @@ class Trainer(CheckpointMixin):
                 outputs.append(self.model(self._cast(x)))
         if not outputs:
             raise ValueError("Trainer.predict: no data")
-        out = np.concatenate(outputs)
+        out = last_stage_output(self.model, outputs)  # distributed: a Pipeline's outputs are on its last stage
         if probabilities:
             shifted = np.exp(out - out.max(axis=-1, keepdims=True))
             out = shifted / shifted.sum(axis=-1, keepdims=True)
@@ -247,19 +256,23 @@ class Trainer(CheckpointMixin):
                     self.model.zero_grad()
                     self.optimizer.zero_grad()
                 weight = len(x) if (mean_loss and self.grad_accum_steps > 1) else 1
-                out, value = self._forward_backward(x, y, weight, epoch, index)
+                # distributed: DDP syncs gradients only on the last micro-batch of a group (when the loader's length
+                # says which one ends the epoch; without it, on every one)
+                sync = pending_batches + 1 == self.grad_accum_steps or total_steps in (None, index + 1)
+                with sync_context(self.model, sync):
+                    out, value = self._forward_backward(x, y, weight, epoch, index)
                 pending_batches, pending_weight = pending_batches + 1, pending_weight + weight
                 if pending_batches == self.grad_accum_steps:
                     self._optimizer_step(pending_weight)
                     pending_batches = pending_weight = 0
-                running.update(out, y, value)
+                update_running(running, self.model, out, y, value)  # distributed: a Pipeline's from its last stage
                 bar.update(running.count / (time.perf_counter() - start), running.loss, running.get("accuracy"))
                 self._call("on_batch_end", index, {"size": len(x), "loss": value})
             if pending_batches:  # an incomplete accumulation group at the end of the epoch
                 self._optimizer_step(pending_weight)
         finally:
             bar.close()
-        reduce_running(running)  # distributed: the epoch's metrics over all ranks
+        reduce_running(running, self.model)  # distributed: the epoch's metrics over all ranks
         if running.count == 0:
             raise ValueError("Trainer.fit: the training loader yielded no batches")
         train_time = time.perf_counter() - start
@@ -274,6 +287,11 @@ class Trainer(CheckpointMixin):
         return record
 
     def _forward_backward(self, x, y, weight, epoch: int, index: int):
+        if is_pipeline(self.model):  # distributed: micro-batches through the stages; the loss from the last one
+            out, value = pipeline_step(self.model, x, y, self.loss, weight)
+            if self.check_finite and not np.isfinite(value):
+                raise NonFiniteLossError(value, epoch + 1, self.global_step + 1, index)
+            return out, value
         out = self.model(x)
         value = float(self.loss(out, y))
         if self.check_finite and not np.isfinite(value):
@@ -290,7 +308,7 @@ class Trainer(CheckpointMixin):
                 if param.grad is not None:
                     param.grad /= accumulated_weight
         if self.clip_grad_norm is not None:
-            clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
+            clip_gradients(self.model, self.clip_grad_norm)  # distributed: a Pipeline's norm covers all stages
         groups = self.optimizer.param_groups
         lrs = [group["lr"] for group in groups]
         if self.global_step < self.warmup_steps:
@@ -322,12 +340,12 @@ class Trainer(CheckpointMixin):
         with self._inference():
             for batch in loader:
                 x, y = _split_batch(batch)
-                out = self.model(self._cast(x))
-                running.update(out, y, float(self.loss(out, y)))
-                if keep_predictions:
+                out = self.model(self._cast(x))  # distributed: None on a Pipeline's other stages
+                update_running(running, self.model, out, y, None if out is None else float(self.loss(out, y)))
+                if keep_predictions and out is not None:
                     predictions.append(np.argmax(out, axis=1))
                     targets.append(np.argmax(y, axis=1) if np.ndim(y) == 2 else np.asarray(y))
-        reduce_running(running)  # distributed: validation over every rank's share
+        reduce_running(running, self.model)  # distributed: validation over every rank's share
         if running.count == 0:
             raise ValueError("Trainer.evaluate: the loader yielded no batches")
         kept = (np.concatenate(predictions), np.concatenate(targets)) if keep_predictions and predictions else None

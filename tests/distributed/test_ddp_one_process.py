@@ -60,3 +60,29 @@ def test_a_weight_shared_by_two_layers_is_sent_after_both_backwards():
     assert ddp._reports[id(first.weight)] == 2
     ddp._grads_ready([first.weight])
     assert id(first.weight) in ddp._buckets[0].pending  # one report of two: not sent yet
+
+
+def test_trainer_with_a_one_stage_pipeline_is_the_trainer_with_the_model(tmp_path):
+    """The Pipeline paths of the Trainer in a world of one; the multi-rank proof is test_pipeline_trainer.py."""
+    from strided.io import load_checkpoint
+
+    def layers():
+        st.manual_seed(4)
+        return st.nn.Sequential(st.nn.Linear(6, 5), st.nn.Tanh(), st.nn.Linear(5, 3)).double()
+
+    rng = np.random.default_rng(1)
+    data = [(rng.standard_normal((4, 6)), rng.integers(0, 3, 4)) for _ in range(3)]
+    whole, pipe = layers(), st.distributed.Pipeline(layers(), micro_batches=2)
+    histories = []
+    for net, path in ((whole, None), (pipe, tmp_path / "c.safetensors")):
+        trainer = st.train.Trainer(net, st.optim.Adam(net.parameters(), lr=0.01), st.nn.CrossEntropyLoss(),
+                                   grad_accum_steps=2, clip_grad_norm=0.1, verbose=0)
+        histories.append(trainer.fit(data, data[:1], epochs=2, checkpoint_path=path))
+    for ours, theirs in zip(pipe.whole.parameters(), whole.parameters(), strict=True):
+        np.testing.assert_allclose(ours.data, theirs.data, rtol=1e-12, atol=0)
+    assert [r["val_loss"] for r in histories[0]] == pytest.approx([r["val_loss"] for r in histories[1]], rel=1e-12)
+    saved = load_checkpoint(tmp_path / "c.safetensors")
+    assert list(saved["model"]) == list(whole.state_dict()) and len(saved["optimizer_ranks"]) == 1
+    fresh = st.distributed.Pipeline(st.nn.Sequential(st.nn.Linear(6, 5), st.nn.Tanh(), st.nn.Linear(5, 3)).double())
+    fresh.load_full_state_dict(saved["model"])
+    np.testing.assert_array_equal(fresh(data[0][0]), pipe(data[0][0]))

@@ -67,7 +67,7 @@ def test_strided_train_nproc_errors_are_one_line(tmp_path):
     done = train("--nproc", "0")
     assert done.returncode == 1 and done.stderr == "strided train: error: --nproc must be a positive integer, got 0\n"
     done = train("--nproc", "2", "--val-split", "2")
-    assert done.returncode == 1 and done.stderr.startswith("strided train: error: --val-split must be between")
+    assert done.returncode == 1 and done.stderr.startswith("strided train: error: --val-split must be at least 0")
     done = train("--nproc", "2", "--dataset", str(tmp_path / "missing"))
     assert done.returncode != 0
     lines = [line for line in done.stderr.splitlines() if line.strip()]
