@@ -106,7 +106,8 @@ def test_state_dict_round_trip_and_disabled():
         off.load_state_dict({"scale": 1.0})
 
 
-@pytest.mark.parametrize("kwargs, error", [(dict(growth_factor=1.0), ValueError), (dict(backoff_factor=1.5), ValueError),
+@pytest.mark.parametrize("kwargs, error", [(dict(growth_factor=1.0), ValueError),
+                                           (dict(backoff_factor=1.5), ValueError),
                                            (dict(growth_interval=0), ValueError),
                                            (dict(init_scale="big"), TypeError)])
 def test_bad_arguments(kwargs, error):
