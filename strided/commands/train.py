@@ -15,7 +15,7 @@ DEFAULTS = {
     "dataset": "sample", "data_dir": None, "model": "seed_cnn", "epochs": 8, "batch_size": 64, "lr": 1e-3,
     "optimizer": "adam", "momentum": 0.9, "weight_decay": 0.0, "label_smoothing": 0.0, "scheduler": "none",
     "warmup_steps": 0, "augment": "none", "val_split": 0.1, "seed": 0, "out": "runs/latest",
-    "image_size": 32, "mode": "RGB", "progress": "auto",
+    "image_size": 32, "mode": "RGB", "progress": "auto", "precision": "32",
 }
 AUGMENTS = ("none", "light", "crop-flip")
 
@@ -46,6 +46,9 @@ def add_arguments(parser) -> None:
     flag("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     flag("--config", help="a JSON file of settings (e.g. an earlier run's config.json)")
     flag("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    flag("--precision", choices=["32", "16-mixed", "bf16-mixed"],
+         help="mixed precision: 16-bit saved activations and gradients, float32 weights (default 32); "
+              "bf16-mixed needs pip install 'strided[amp]'; see docs/mixed-precision.md")
 
 
 def settings_from(args) -> dict:
@@ -121,6 +124,7 @@ def run(args) -> int:
     from .datasets import open_dataset
 
     settings = settings_from(args)
+    precision = st.amp.get_precision(settings["precision"])  # before any long work: bf16 needs ml_dtypes
     out = Path(settings["out"])
     checkpoint = out / "checkpoint.safetensors"
     if out.exists() and any(out.iterdir()) and not args.resume:
@@ -150,7 +154,7 @@ def run(args) -> int:
         model, optimizer, st.nn.CrossEntropyLoss(label_smoothing=settings["label_smoothing"]),
         scheduler=scheduler, scheduler_interval=interval, warmup_steps=settings["warmup_steps"], run_dir=out,
         progress=False if args.quiet else settings["progress"], verbose=0 if args.quiet else 1,
-        class_names=full.classes)
+        class_names=full.classes, precision=precision)
     history = trainer.fit(train_loader, val_loader, epochs=settings["epochs"], checkpoint_path=checkpoint,
                           resume=args.resume)
     final = history[-1] if len(history) else {}
