@@ -25,7 +25,9 @@ import numpy as np
 # output): conv's ``grid`` (fast) and ``cols`` (reference), linear's ``x``, batch norm's ``centred``
 # (fast, training), ``x`` (fast, eval) and ``x_hat`` (reference), the activations' ``x``, ``y`` and
 # GELU's ``cdf``, dropout's ``mask``.
-ACTIVATION_FIELDS = frozenset({"grid", "cols", "x", "x_hat", "centred", "y", "cdf", "mask"})
+# (The fast convolution's padded input ``grid`` belongs to the buffer pool: the kernel stores it itself,
+# with ``store_array``, so that the float32 buffer goes back to the pool at once; see fast/conv.py.)
+ACTIVATION_FIELDS = frozenset({"cols", "x", "x_hat", "centred", "y", "cdf", "mask"})
 # Backward functions (by name, the same in reference/ and fast/) whose context stays float32.
 FLOAT32_KERNELS = frozenset({"softmax_backward", "log_softmax_backward"})
 
@@ -61,6 +63,12 @@ def store(backward, saved: dict) -> dict:
             saved[name] = value.astype(dtype)
             casts[name] = value.dtype
     return casts
+
+
+def store_array(array: np.ndarray):
+    """A 16-bit copy of a float32 array to keep for a backward, or None when nothing is to be stored in 16 bits."""
+    dtype = _state["dtype"]
+    return array.astype(dtype) if dtype is not None and array.dtype == np.float32 else None
 
 
 def restore(fields: dict, casts: dict) -> None:

@@ -14,6 +14,7 @@ tests/functional/test_fast_equals_reference.py holds the two to 1e-12 in float64
 import numpy as np
 
 from ..dispatch import Context
+from ..storage import store_array
 from .conv_layout import (
     ConvGeometry,
     col2im_images,
@@ -22,6 +23,7 @@ from .conv_layout import (
     im2col_images,
     pad_into_grid,
     release_grid,
+    restore_grid,
     tap_views,
 )
 from .workspace import WORKSPACE
@@ -83,6 +85,10 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, need_back
     if not need_backward:
         release_grid(flat, g)
         return y, None
+    stored = store_array(flat)  # mixed precision: keep 16 bits, give the float32 grid back to the pool now
+    if stored is not None:
+        release_grid(flat, g)
+        flat = stored
     return y, Context(conv2d_backward, grid=flat, geometry=g, weight=weight, has_bias=bias is not None)
 
 
@@ -95,6 +101,8 @@ def conv2d_backward(ctx, grad_out):
     g, weight, flat = ctx.geometry, ctx.weight, ctx.grid
     if flat is None:
         raise RuntimeError("conv2d: this context's backward already ran (one backward per forward)")
+    if flat.dtype != weight.dtype:  # stored in 16 bits (mixed precision): a float32 grid from the pool again
+        flat = restore_grid(flat, g, weight.dtype)
     dtype, groups = grad_out.dtype, g.groups
     size, chunks = image_chunks(g, dtype)
     rows, grid, width = g.c * g.kh * g.kw, (g.grid_h, g.grid_w), size * g.grid_h * g.grid_w

@@ -219,6 +219,13 @@ def release_grid(flat: np.ndarray, g: ConvGeometry) -> None:
     WORKSPACE.give("grid", flat, _grid_layout(g))
 
 
+def restore_grid(stored: np.ndarray, g: ConvGeometry, dtype) -> np.ndarray:
+    """A pooled grid of ``dtype`` holding a grid that mixed precision stored in 16 bits (zero border and all)."""
+    flat = WORKSPACE.take("grid", (g.grid_size,), dtype, _grid_layout(g))
+    flat[...] = stored
+    return flat
+
+
 def im2col_images(taps: Taps, g: ConvGeometry, first: int, count: int, out: np.ndarray) -> np.ndarray:
     """Columns of images first..first+count-1 into ``out`` (C*K_h*K_w, count*L): one copy per tap, or one
     copy in all from ``taps.block`` (faster)."""
