@@ -9,7 +9,7 @@ state cannot lend memory to the next) and prints one JSON line each:
   (forward, loss, backward, SGD step), over the memory in use when the step starts (model, momentum,
   batch), the kernels' buffer pool emptied first: all the memory the step needs, its work buffers
   included (float32 keeps every conv's padded input in a pooled buffer until its backward; mixed
-  precision keeps a 16-bit copy and one pooled float32 buffer per shape);
+  precision keeps a 16-bit copy and restores it into one shared scratch buffer);
 * ``rss_growth_mib``: the process's peak resident memory after the warm-up and timed steps minus before
   the first step (what the OS saw, allocator and pool included);
 * ``step_s``: the median time of ``--steps`` untraced steps.

@@ -23,6 +23,7 @@ from .conv_layout import (
     im2col_images,
     pad_into_grid,
     release_grid,
+    release_restored_grid,
     restore_grid,
     tap_views,
 )
@@ -85,9 +86,10 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, need_back
     if not need_backward:
         release_grid(flat, g)
         return y, None
-    stored = store_array(flat)  # mixed precision: keep 16 bits, give the float32 grid back to the pool now
+    # Mixed precision: keep 16 bits and drop the float32 grid now (returned to the pool, every layer's
+    # grid would stay there: measured 0.67x of float32's peak step memory instead of 0.58x).
+    stored = store_array(flat)
     if stored is not None:
-        release_grid(flat, g)
         flat = stored
     return y, Context(conv2d_backward, grid=flat, geometry=g, weight=weight, has_bias=bias is not None)
 
@@ -101,8 +103,9 @@ def conv2d_backward(ctx, grad_out):
     g, weight, flat = ctx.geometry, ctx.weight, ctx.grid
     if flat is None:
         raise RuntimeError("conv2d: this context's backward already ran (one backward per forward)")
-    if flat.dtype != weight.dtype:  # stored in 16 bits (mixed precision): a float32 grid from the pool again
-        flat = restore_grid(flat, g, weight.dtype)
+    restored = flat.dtype != weight.dtype
+    if restored:  # stored in 16 bits (mixed precision): float32 again, in a scratch buffer
+        flat = restore_grid(flat, weight.dtype)
     dtype, groups = grad_out.dtype, g.groups
     size, chunks = image_chunks(g, dtype)
     rows, grid, width = g.c * g.kh * g.kw, (g.grid_h, g.grid_w), size * g.grid_h * g.grid_w
@@ -137,6 +140,9 @@ def conv2d_backward(ctx, grad_out):
         WORKSPACE.give_scratch("cols", buffer)
     WORKSPACE.give("grad", grad_buf, (g.out_h, g.out_w))
     WORKSPACE.give_scratch("dgrid", dflat)
-    release_grid(flat, g)
+    if restored:
+        release_restored_grid(flat)
+    else:
+        release_grid(flat, g)
     ctx.grid = None
     return grad_x, grad_weight.reshape(weight.shape), grad_bias

@@ -219,11 +219,19 @@ def release_grid(flat: np.ndarray, g: ConvGeometry) -> None:
     WORKSPACE.give("grid", flat, _grid_layout(g))
 
 
-def restore_grid(stored: np.ndarray, g: ConvGeometry, dtype) -> np.ndarray:
-    """A pooled grid of ``dtype`` holding a grid that mixed precision stored in 16 bits (zero border and all)."""
-    flat = WORKSPACE.take("grid", (g.grid_size,), dtype, _grid_layout(g))
+def restore_grid(stored: np.ndarray, dtype) -> np.ndarray:
+    """A grid that mixed precision stored in 16 bits, in ``dtype`` again (``release_restored_grid`` it).
+
+    The stored copy holds the zero border too, so any free buffer serves: one scratch buffer (the largest)
+    for every layer, rather than one per layout as the forward's grids need.
+    """
+    flat = WORKSPACE.take_scratch("restored grid", stored.shape, dtype)
     flat[...] = stored
     return flat
+
+
+def release_restored_grid(flat: np.ndarray) -> None:
+    WORKSPACE.give_scratch("restored grid", flat)
 
 
 def im2col_images(taps: Taps, g: ConvGeometry, first: int, count: int, out: np.ndarray) -> np.ndarray:
