@@ -49,18 +49,18 @@ def loaders(root, seed):
             DataLoader(test, 512, transform=T.Compose(normalise)))
 
 
-def run_strided(root, epochs, seed) -> dict:
+def run_strided(root, epochs, seed, precision="32") -> dict:
     st.manual_seed(seed)
     train, test = loaders(root, seed)
     model = build_model(st.nn)
     optimizer = st.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
     scheduler = st.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=LR, epochs=epochs, steps_per_epoch=len(train))
     trainer = st.train.Trainer(model, optimizer, st.nn.CrossEntropyLoss(label_smoothing=SMOOTHING),
-                               scheduler=scheduler, scheduler_interval="step", progress=False)
+                               scheduler=scheduler, scheduler_interval="step", progress=False, precision=precision)
     started = time.perf_counter()
     trainer.fit(train, epochs=epochs)
     seconds = time.perf_counter() - started
-    return {"library": "strided", "epochs": epochs, "train_seconds": round(seconds, 1),
+    return {"library": "strided", "epochs": epochs, "precision": precision, "train_seconds": round(seconds, 1),
             "test_accuracy": trainer.evaluate(test)["accuracy"]}
 
 
@@ -99,8 +99,10 @@ def main() -> int:
     parser.add_argument("--library", choices=["strided", "torch", "both"], default="both")
     parser.add_argument("--root", default=str(SHARED), help="folder holding the Fashion-MNIST IDX files")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--precision", choices=["32", "16-mixed", "bf16-mixed"], default="32",
+                        help="strided's precision policy (docs/mixed-precision.md); PyTorch runs float32")
     args = parser.parse_args()
-    runners = {"strided": run_strided, "torch": run_torch}
+    runners = {"strided": lambda *a: run_strided(*a, precision=args.precision), "torch": run_torch}
     for name in (["strided", "torch"] if args.library == "both" else [args.library]):
         print(json.dumps(runners[name](args.root, args.epochs, args.seed)), flush=True)
     return 0

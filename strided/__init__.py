@@ -3,7 +3,7 @@
 Every layer's forward and backward pass is readable NumPy, and its results equal PyTorch's.
 """
 
-from . import data, functional, io, models, nn, onnx, optim, train, viz
+from . import amp, data, functional, io, models, nn, onnx, optim, train, viz
 from .functional.shapes import conv_output_size, param_count, pool_output_size
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .io import load, save
@@ -13,7 +13,7 @@ from .summary import summary
 __version__ = "0.1.0"
 
 __all__ = [
-    "conv_output_size", "data", "enable_grad", "functional", "get_generator", "get_rng_state", "io",
+    "amp", "conv_output_size", "data", "enable_grad", "functional", "get_generator", "get_rng_state", "io",
     "is_grad_enabled", "load", "manual_seed", "models", "nn", "no_grad", "onnx", "optim", "param_count",
     "pool_output_size", "save", "set_rng_state", "summary", "train", "viz",
 ]

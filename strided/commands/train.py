@@ -19,7 +19,7 @@ DEFAULTS = {
     "optimizer": "adam", "momentum": 0.9, "weight_decay": 0.0, "label_smoothing": 0.0, "scheduler": "none",
     "warmup_steps": 0, "augment": "none", "val_split": 0.1, "seed": 0, "out": "runs/latest",
     "image_size": 32, "mode": "RGB", "progress": "auto", "multi_scale": None,
-    "sync_bn": False,
+    "sync_bn": False, "precision": "32",
 }
 AUGMENTS = ("none", "light", "crop-flip")
 
@@ -59,6 +59,9 @@ def add_arguments(parser) -> None:
                                    "parallel; --batch-size is per process); `mpiexec -n N strided train` works too")
     flag("--sync-bn", action="store_true", default=None,
          help="with several processes: batch-norm statistics over the global batch (SyncBatchNorm)")
+    flag("--precision", choices=["32", "16-mixed", "bf16-mixed"],
+         help="mixed precision: 16-bit saved activations and gradients, float32 weights (default 32); "
+              "bf16-mixed needs pip install 'strided[amp]'; see docs/mixed-precision.md")
     _show_defaults(parser)
 
 
@@ -195,6 +198,7 @@ def train(args) -> int:
 
     require_extra("train", "matplotlib", "safetensors", "PIL")
     settings = settings_from(args)
+    precision = st.amp.get_precision(settings["precision"])  # before any long work: bf16 needs ml_dtypes
     out = Path(settings["out"])
     checkpoint = out / "checkpoint.safetensors"
     main, world = st.distributed.get_rank() == 0, st.distributed.get_world_size()
@@ -241,7 +245,7 @@ def train(args) -> int:
         trained, optimizer, st.nn.CrossEntropyLoss(label_smoothing=settings["label_smoothing"]),
         scheduler=scheduler, scheduler_interval=interval, warmup_steps=settings["warmup_steps"], run_dir=out,
         progress=False if args.quiet else settings["progress"], verbose=0 if args.quiet else 1,
-        class_names=full.classes)
+        class_names=full.classes, precision=precision)
     history = trainer.fit(train_loader, val_loader, epochs=settings["epochs"], checkpoint_path=checkpoint,
                           resume=resume)
     final = history[-1] if len(history) else {}

@@ -12,6 +12,8 @@ conv keeps a pooled buffer in it, the reference keeps its columns) and remembers
 
 import os
 
+from . import storage
+
 ENVIRONMENT_VARIABLE = "STRIDED_REFERENCE"
 
 _state = {"reference": os.environ.get(ENVIRONMENT_VARIABLE, "").strip().lower() not in ("", "0", "false", "no")}
@@ -37,12 +39,17 @@ class Context:
     """What a forward kept for its backward, and that backward: ``ctx.backward(grad)``.
 
     Opaque to the caller; the kernel that made it reads its fields. One backward per context: the fast
-    kernels give their buffers back to the pool in it.
+    kernels give their buffers back to the pool in it. Under mixed precision the activations it keeps are
+    stored in 16 bits and restored to float32 for its backward: this is the one place (see storage.py).
     """
 
     def __init__(self, backward, **saved):
         self._backward = backward
+        self._casts = storage.store(backward, saved)
         self.__dict__.update(saved)
 
     def backward(self, grad_out):
-        return self._backward(self, grad_out)
+        if self._casts:
+            storage.restore(self.__dict__, self._casts)
+            self._casts = {}
+        return self._backward(self, storage.compute_gradient(grad_out))

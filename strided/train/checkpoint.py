@@ -6,7 +6,8 @@ optimizer's state (momenta, moments, the lr of each group), the scheduler's, the
 optimizer step count (for the warm-up), strided's random generator (dropout masks, augmentation,
 shuffling), the training loader's own generator when it has one (``loader.state_dict()``; a loader
 that derives its shuffle from (seed, epoch) instead is told the epoch with ``set_epoch``), the
-history, and each callback's decision state (EarlyStopping's best value and patience counter).
+history, each callback's decision state (EarlyStopping's best value and patience counter), and the
+loss scale of mixed-precision training (the GradScaler's state).
 It is written with ``strided.io.save_checkpoint``: safetensors plus JSON, no pickle, atomically.
 """
 
@@ -52,6 +53,7 @@ class CheckpointMixin:
             "loader": loader_state() if callable(loader_state) else self._pending_loader_state,
             "history": [dict(record) for record in self.history],
             "callbacks": [{"class": type(c).__name__, "state": c.state_dict()} for c in self.callbacks],
+            "grad_scaler": self.scaler.state_dict(),  # {} unless loss scaling is on (16-mixed)
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -71,6 +73,8 @@ class CheckpointMixin:
             self.scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
         restore_own_rng_state(state.get("rng_ranks"))
+        if state.get("grad_scaler") and self.scaler.is_enabled():  # older checkpoints have none
+            self.scaler.load_state_dict(state["grad_scaler"])
         self.epoch = int(state["epoch"])
         self.global_step = int(state["global_step"])
         self._stopped_early = bool(state["stopped_early"])

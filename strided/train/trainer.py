@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..amp import GradScaler, get_precision
 from ..grad_mode import no_grad
 from .callbacks import Callback, MetricsLogger
 from .checkpoint import CheckpointMixin
@@ -87,13 +88,19 @@ class Trainer(CheckpointMixin):
         warmup_steps: optimizer steps over which the lr rises linearly to its value.
         check_finite: stop with NonFiniteLossError when the loss is NaN or infinite.
         class_names: for the confusion matrix (default: the validation dataset's ``classes``).
+        precision: "32", "16-mixed" or "bf16-mixed" (PyTorch Lightning's names): in a mixed policy the
+            tensors saved for backward and the gradients between layers are stored in 16 bits; weights,
+            products and reductions stay float32 (docs/mixed-precision.md).
+        grad_scaler: an ``st.amp.GradScaler`` (default: one with PyTorch's defaults for "16-mixed",
+            a disabled one otherwise); its state is part of the checkpoints.
 
     Inputs are cast to the model's parameter dtype (so a float32 loader can feed a float64 model).
     """
 
     def __init__(self, model, optimizer, loss, scheduler=None, callbacks=(), grad_accum_steps=1,
                  clip_grad_norm=None, metrics=("accuracy",), progress="auto", verbose=1, run_dir=None,
-                 warmup_steps=0, check_finite=True, scheduler_interval="epoch", class_names=None):
+                 warmup_steps=0, check_finite=True, scheduler_interval="epoch", class_names=None,
+                 precision="32", grad_scaler=None):
         if not isinstance(grad_accum_steps, int) or grad_accum_steps < 1:
             raise ValueError(f"Trainer: grad_accum_steps must be a positive integer, got {grad_accum_steps!r}")
         if clip_grad_norm is not None and not clip_grad_norm > 0:
@@ -115,6 +122,8 @@ class Trainer(CheckpointMixin):
             self.verbose = 0
         self.scheduler_interval = scheduler_interval
         self.class_names = None if class_names is None else list(class_names)
+        self.precision = get_precision(precision)
+        self.scaler = GradScaler(enabled=self.precision.needs_scaler) if grad_scaler is None else grad_scaler
         self.run_dir = None if run_dir is None else Path(run_dir)
         if self.run_dir is not None and not any(isinstance(c, MetricsLogger) for c in self.callbacks):
             self.callbacks.append(MetricsLogger(self.run_dir / "metrics.jsonl"))
@@ -292,17 +301,24 @@ class Trainer(CheckpointMixin):
             if self.check_finite and not np.isfinite(value):
                 raise NonFiniteLossError(value, epoch + 1, self.global_step + 1, index)
             return out, value
-        out = self.model(x)
-        value = float(self.loss(out, y))
+        with self.precision.autocast():
+            out = self.model(x)
+            value = float(self.loss(out, y))
         if self.check_finite and not np.isfinite(value):
             raise NonFiniteLossError(value, epoch + 1, self.global_step + 1, index)
-        grad = self.loss.backward()
-        if weight != 1:
-            grad = grad * weight
-        self.model.backward(grad)
+        if not self.scaler.is_enabled():
+            grad = self.loss.backward()
+            self.model.backward(grad * weight if weight != 1 else grad)
+            return out, value
+        # Loss scaling: a scale too large overflows float16 on purpose; the scaler sees the inf/NaN in the
+        # gradients, skips the step and backs off, so NumPy's overflow warnings are expected here.
+        grad = self.loss.backward(self.scaler.scale(1.0))
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.model.backward(grad * weight if weight != 1 else grad)
         return out, value
 
     def _optimizer_step(self, accumulated_weight: int) -> None:
+        self.scaler.unscale_(self.optimizer)  # before the clipping: the true gradients (no-op if disabled)
         if accumulated_weight != 1:
             for param in self.model.parameters():
                 if param.grad is not None:
@@ -317,7 +333,8 @@ class Trainer(CheckpointMixin):
                 group["lr"] = lr * factor
         self._last_lr = float(groups[0]["lr"])
         try:
-            self.optimizer.step()
+            self.scaler.step(self.optimizer)  # skipped when a gradient is inf/NaN (loss scaling)
+            self.scaler.update()
         finally:
             for group, lr in zip(groups, lrs, strict=True):
                 group["lr"] = lr

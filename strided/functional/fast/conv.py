@@ -14,6 +14,7 @@ tests/functional/test_fast_equals_reference.py holds the two to 1e-12 in float64
 import numpy as np
 
 from ..dispatch import Context
+from ..storage import store_array
 from .conv_layout import (
     ConvGeometry,
     col2im_images,
@@ -22,6 +23,8 @@ from .conv_layout import (
     im2col_images,
     pad_into_grid,
     release_grid,
+    release_restored_grid,
+    restore_grid,
     tap_views,
 )
 from .workspace import WORKSPACE
@@ -83,6 +86,11 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, need_back
     if not need_backward:
         release_grid(flat, g)
         return y, None
+    # Mixed precision: keep 16 bits and drop the float32 grid now (returned to the pool, every layer's
+    # grid would stay there: measured 0.67x of float32's peak step memory instead of 0.58x).
+    stored = store_array(flat)
+    if stored is not None:
+        flat = stored
     return y, Context(conv2d_backward, grid=flat, geometry=g, weight=weight, has_bias=bias is not None)
 
 
@@ -95,6 +103,9 @@ def conv2d_backward(ctx, grad_out):
     g, weight, flat = ctx.geometry, ctx.weight, ctx.grid
     if flat is None:
         raise RuntimeError("conv2d: this context's backward already ran (one backward per forward)")
+    restored = flat.dtype != weight.dtype
+    if restored:  # stored in 16 bits (mixed precision): float32 again, in a scratch buffer
+        flat = restore_grid(flat, weight.dtype)
     dtype, groups = grad_out.dtype, g.groups
     size, chunks = image_chunks(g, dtype)
     rows, grid, width = g.c * g.kh * g.kw, (g.grid_h, g.grid_w), size * g.grid_h * g.grid_w
@@ -129,6 +140,9 @@ def conv2d_backward(ctx, grad_out):
         WORKSPACE.give_scratch("cols", buffer)
     WORKSPACE.give("grad", grad_buf, (g.out_h, g.out_w))
     WORKSPACE.give_scratch("dgrid", dflat)
-    release_grid(flat, g)
+    if restored:
+        release_restored_grid(flat)
+    else:
+        release_grid(flat, g)
     ctx.grid = None
     return grad_x, grad_weight.reshape(weight.shape), grad_bias

@@ -219,6 +219,21 @@ def release_grid(flat: np.ndarray, g: ConvGeometry) -> None:
     WORKSPACE.give("grid", flat, _grid_layout(g))
 
 
+def restore_grid(stored: np.ndarray, dtype) -> np.ndarray:
+    """A grid that mixed precision stored in 16 bits, in ``dtype`` again (``release_restored_grid`` it).
+
+    The stored copy holds the zero border too, so any free buffer serves: one scratch buffer (the largest)
+    for every layer, rather than one per layout as the forward's grids need.
+    """
+    flat = WORKSPACE.take_scratch("restored grid", stored.shape, dtype)
+    flat[...] = stored
+    return flat
+
+
+def release_restored_grid(flat: np.ndarray) -> None:
+    WORKSPACE.give_scratch("restored grid", flat)
+
+
 def im2col_images(taps: Taps, g: ConvGeometry, first: int, count: int, out: np.ndarray) -> np.ndarray:
     """Columns of images first..first+count-1 into ``out`` (C*K_h*K_w, count*L): one copy per tap, or one
     copy in all from ``taps.block`` (faster)."""

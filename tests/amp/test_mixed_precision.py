@@ -1,0 +1,142 @@
+"""Mixed precision storage: what is stored in 16 bits, and a mixed step's gradients against float32's.
+
+The bound: every saved activation and inter-layer gradient is rounded once to 16 bits (relative error
+u = 2^-11 for float16, 2^-8 for bfloat16) and everything else is float32, so each gradient's relative
+error (norm-wise) stays within a few u. Measured on these layers: at most 1.7 u (float16) and 2.4 u
+(bfloat16) on resnet_cifar20; the test allows 4 u.
+"""
+
+import numpy as np
+import pytest
+
+import strided as st
+from strided.functional.dispatch import kernels
+from strided.functional.storage import storage_dtype
+
+UNIT_ROUNDOFF = {"16-mixed": 2.0**-11, "bf16-mixed": 2.0**-8}
+BOUND = 4  # times the unit roundoff
+
+
+def _layers():
+    """(name, a builder of a model around that layer kind, input shape).
+
+    No bias before a batch norm: its exact gradient is 0 (the norm removes the mean), so no relative error.
+    """
+    return [
+        ("Conv2d", lambda: st.nn.Sequential(st.nn.Conv2d(3, 6, 3, padding=1), st.nn.Conv2d(6, 4, 3, stride=2)),
+         (4, 3, 10, 10)),
+        ("Linear", lambda: st.nn.Sequential(st.nn.Linear(12, 16), st.nn.Linear(16, 5)), (6, 12)),
+        ("BatchNorm2d", lambda: st.nn.Sequential(st.nn.Conv2d(3, 4, 3, bias=False), st.nn.BatchNorm2d(4),
+                                                 st.nn.Conv2d(4, 2, 1)),
+         (5, 3, 8, 8)),
+        ("ReLU", lambda: st.nn.Sequential(st.nn.Conv2d(3, 4, 3), st.nn.ReLU(), st.nn.Conv2d(4, 2, 1)), (3, 3, 8, 8)),
+        ("GELU", lambda: st.nn.Sequential(st.nn.Linear(8, 8), st.nn.GELU(), st.nn.Linear(8, 3)), (6, 8)),
+        ("ELU", lambda: st.nn.Sequential(st.nn.Linear(8, 8), st.nn.ELU(), st.nn.Linear(8, 3)), (6, 8)),
+        ("Sigmoid", lambda: st.nn.Sequential(st.nn.Linear(8, 8), st.nn.Sigmoid(), st.nn.Linear(8, 3)), (6, 8)),
+        ("Tanh", lambda: st.nn.Sequential(st.nn.Linear(8, 8), st.nn.Tanh(), st.nn.Linear(8, 3)), (6, 8)),
+        ("MaxPool2d", lambda: st.nn.Sequential(st.nn.Conv2d(3, 4, 3), st.nn.MaxPool2d(2), st.nn.Conv2d(4, 2, 1)),
+         (3, 3, 9, 9)),
+        ("AvgPool2d", lambda: st.nn.Sequential(st.nn.Conv2d(3, 4, 3), st.nn.AvgPool2d(2), st.nn.Conv2d(4, 2, 1)),
+         (3, 3, 9, 9)),
+        ("Softmax", lambda: st.nn.Sequential(st.nn.Linear(8, 8), st.nn.Softmax(dim=1), st.nn.Linear(8, 3)), (6, 8)),
+    ]
+
+
+def _gradients(build, shape, precision, seed=0):
+    st.manual_seed(seed)
+    model = build()
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(np.float32)
+    with st.amp.get_precision(precision).autocast():
+        y = model(x)
+    grad_x = model.backward(rng.standard_normal(y.shape).astype(np.float32))
+    grads = {name: p.grad for name, p in model.named_parameters()}
+    grads["input"] = grad_x.astype(np.float32)
+    return grads
+
+
+@pytest.mark.parametrize("precision", ["16-mixed", "bf16-mixed"])
+@pytest.mark.parametrize("name, build, shape", _layers(), ids=[layer[0] for layer in _layers()])
+def test_mixed_gradients_within_16_bit_error_of_float32(name, build, shape, precision):
+    exact = _gradients(build, shape, "32")
+    mixed = _gradients(build, shape, precision)
+    u = UNIT_ROUNDOFF[precision]
+    errors = {k: np.linalg.norm(mixed[k] - exact[k]) / np.linalg.norm(exact[k]) for k in exact}
+    assert all(mixed[k].dtype == np.float32 for k in mixed if k != "input")  # master gradients stay float32
+    assert max(errors.values()) <= BOUND * u, errors
+    assert max(errors.values()) > 0  # something was stored in 16 bits (the test can fail)
+
+
+def test_resnet_step_within_bound():
+    st.manual_seed(0)
+    model = st.models.resnet_cifar20(num_classes=10)
+    x = np.random.default_rng(0).standard_normal((4, 3, 32, 32)).astype(np.float32)
+    target = np.arange(4)
+    criterion = st.nn.CrossEntropyLoss()
+
+    def step(precision):
+        model.zero_grad()
+        with st.amp.get_precision(precision).autocast():
+            criterion(model(x), target)
+        model.backward(criterion.backward())
+        return {n: p.grad.copy() for n, p in model.named_parameters()}
+
+    exact = step("32")
+    for precision, u in UNIT_ROUNDOFF.items():
+        mixed = step(precision)
+        worst = max(np.linalg.norm(mixed[n] - exact[n]) / np.linalg.norm(exact[n]) for n in exact)
+        assert 0 < worst <= BOUND * u, (precision, worst)
+
+
+@pytest.mark.parametrize("reference", [False, True])
+def test_what_a_context_stores(reference):
+    """Activations in 16 bits, the weight (a parameter) and batch norm's statistics in float32."""
+    st.functional.use_reference(reference)
+    try:
+        x = np.random.default_rng(0).standard_normal((2, 3, 6, 6)).astype(np.float32)
+        w = np.random.default_rng(1).standard_normal((4, 3, 3, 3)).astype(np.float32)
+        with st.amp.autocast(dtype=np.float16):
+            assert storage_dtype() == np.float16
+            _, conv = kernels().conv2d_forward(x, w, None, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+            _, relu = kernels().relu_forward(x)
+            _, softmax = kernels().softmax_forward(x, 1)
+            ones, zeros = np.ones(3, np.float32), np.zeros(3, np.float32)
+            _, norm = kernels().batch_norm_forward(x, zeros.copy(), ones.copy(), ones, zeros, True, 0.1, 1e-5)
+        assert storage_dtype() is None
+        saved = conv.cols if reference else conv.grid
+        assert saved.dtype == np.float16 and conv.weight.dtype == np.float32 and conv.weight is w
+        assert relu.y.dtype == np.float16
+        assert softmax.y.dtype == np.float32  # autocast's float32 list
+        assert (norm.x_hat if reference else norm.centred).dtype == np.float16 and norm.inv_std.dtype == np.float32
+        dx, dw, _ = conv.backward(np.ones((2, 4, 6, 6), np.float16))
+        assert dx.dtype == np.float32 and dw.dtype == np.float32
+    finally:
+        st.functional.use_reference(False)
+
+
+def test_sequential_passes_16_bit_gradients_and_float64_is_untouched():
+    model = st.nn.Sequential(st.nn.Linear(4, 5), st.nn.ReLU(), st.nn.Linear(5, 2))
+    x = np.ones((3, 4), np.float32)
+    with st.amp.autocast(dtype=st.amp.bfloat16()):
+        y = model(x)
+    assert model.backward(np.ones_like(y)).dtype == st.amp.bfloat16()
+    model = model.double()
+    with st.amp.autocast(dtype=np.float16):
+        y = model(x.astype(np.float64))
+    assert model.backward(np.ones_like(y)).dtype == np.float64 and model[0].weight.grad.dtype == np.float64
+
+
+def test_policies_and_errors(monkeypatch):
+    assert st.amp.get_precision("32").storage_dtype is None
+    assert st.amp.get_precision(16).name == "16-mixed" and st.amp.get_precision("16-mixed").needs_scaler
+    bf16 = st.amp.get_precision("bf16-mixed")
+    assert bf16.storage_dtype.itemsize == 2 and not bf16.needs_scaler
+    with pytest.raises(ValueError, match="'32', '16-mixed', 'bf16-mixed'"):
+        st.amp.get_precision("8-mixed")
+    with pytest.raises(ValueError, match="autocast"):
+        with st.amp.autocast(dtype=np.float32):
+            pass
+    import sys
+    monkeypatch.setitem(sys.modules, "ml_dtypes", None)  # as if it were not installed
+    with pytest.raises(ImportError, match=r"pip install 'strided\[amp\]'"):
+        st.amp.get_precision("bf16-mixed")
