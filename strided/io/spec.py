@@ -14,8 +14,6 @@ described, and saying so clearly is better than writing a file that cannot be lo
 """
 
 import contextlib
-import functools
-import threading
 
 import numpy as np
 
@@ -26,11 +24,6 @@ from ..nn.module import Module
 
 MODULE_KEY = "__module__"
 MAX_SPEC_DEPTH = 256  # JSON levels; a real spec nests a few dozen, Python's recursion limit is 1000
-# The torch.nn.init-style fills a layer's constructor calls; skipped while a model file is rebuilt.
-_FILLS = ("uniform_", "normal_", "constant_", "zeros_", "ones_", "xavier_uniform_", "xavier_normal_",
-          "kaiming_uniform_", "kaiming_normal_", "default_layer_init_")
-_skipping = threading.local()
-_patch_lock = threading.Lock()
 
 
 class SpecError(ValueError):
@@ -67,7 +60,7 @@ def module_from_spec(spec: dict, initialise: bool = True) -> Module:
     if depth > MAX_SPEC_DEPTH:
         raise SpecError(f"architecture spec nests more than {MAX_SPEC_DEPTH} levels deep")
     try:
-        with contextlib.nullcontext() if initialise else _initialisation_skipped():
+        with contextlib.nullcontext() if initialise else init.skip_init():
             return _build(spec)
     except SpecError:
         raise
@@ -127,35 +120,6 @@ def _depth(value, level: int = 0) -> int:
         children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
         stack.extend((child, at + 1) for child in children)
     return deepest
-
-
-@contextlib.contextmanager
-def _initialisation_skipped():
-    """Make strided.nn.init's fills return their argument untouched, for this thread only.
-
-    Other threads keep the real fills (the patched function checks the thread), so a model built
-    elsewhere while a file is loaded is initialised as usual.
-    """
-    with _patch_lock:
-        if not getattr(init, "_strided_skippable", False):
-            for name in _FILLS:
-                setattr(init, name, _skippable(getattr(init, name)))
-            init._strided_skippable = True
-    _skipping.active = getattr(_skipping, "active", 0) + 1
-    try:
-        yield
-    finally:
-        _skipping.active -= 1
-
-
-def _skippable(fill):
-    @functools.wraps(fill)
-    def fill_unless_skipped(tensor, *args, **kwargs):
-        if getattr(_skipping, "active", 0):
-            return tensor
-        return fill(tensor, *args, **kwargs)
-
-    return fill_unless_skipped
 
 
 def _encode(value):

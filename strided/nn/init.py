@@ -7,11 +7,43 @@ Fans, for a weight of shape (C_out, C_in, K_h, K_w) or (out_features, in_feature
 ``fan_in = C_in * K_h * K_w`` and ``fan_out = C_out * K_h * K_w``.
 """
 
+import contextlib
+import functools
 import math
+import threading
 
 import numpy as np
 
 from ..rng import get_generator
+
+_skipping = threading.local()
+
+
+@contextlib.contextmanager
+def skip_init():
+    """Inside this block every fill below leaves its tensor untouched (in this thread only).
+
+    strided.io rebuilds a model from a file this way: the new layers keep the zeros of ``np.zeros``,
+    which the OS maps lazily, until the file's own tensors have been checked against the layers' shapes
+    and loaded, so a file that claims a huge layer costs no memory first (``Linear(8000, 8000)``: 977 MiB
+    of float64 draws otherwise). PyTorch's counterpart is ``torch.nn.utils.skip_init``.
+    """
+    _skipping.depth = getattr(_skipping, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _skipping.depth -= 1
+
+
+def _skippable(fill):
+    """``fill``, unless inside ``skip_init()``."""
+    @functools.wraps(fill)
+    def fill_unless_skipped(tensor, *args, **kwargs):
+        if getattr(_skipping, "depth", 0):
+            return tensor
+        return fill(tensor, *args, **kwargs)
+
+    return fill_unless_skipped
 
 
 def _array(tensor) -> np.ndarray:
@@ -48,29 +80,35 @@ def _fill(tensor, values: np.ndarray):
     return tensor
 
 
+@_skippable
 def uniform_(tensor, a: float = 0.0, b: float = 1.0):
     """Fill with U(a, b)."""
     return _fill(tensor, get_generator().uniform(a, b, size=_array(tensor).shape))
 
 
+@_skippable
 def normal_(tensor, mean: float = 0.0, std: float = 1.0):
     """Fill with N(mean, std^2)."""
     return _fill(tensor, get_generator().normal(mean, std, size=_array(tensor).shape))
 
 
+@_skippable
 def constant_(tensor, value: float):
     _array(tensor)[...] = value
     return tensor
 
 
+@_skippable
 def zeros_(tensor):
     return constant_(tensor, 0.0)
 
 
+@_skippable
 def ones_(tensor):
     return constant_(tensor, 1.0)
 
 
+@_skippable
 def xavier_uniform_(tensor, gain: float = 1.0):
     """U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out)) (Glorot and Bengio, 2010)."""
     fan_in, fan_out = calculate_fan_in_and_fan_out(_array(tensor).shape)
@@ -78,6 +116,7 @@ def xavier_uniform_(tensor, gain: float = 1.0):
     return uniform_(tensor, -bound, bound)
 
 
+@_skippable
 def xavier_normal_(tensor, gain: float = 1.0):
     """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = calculate_fan_in_and_fan_out(_array(tensor).shape)
@@ -92,17 +131,20 @@ def _kaiming_std(shape, a: float, mode: str, nonlinearity: str) -> float:
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
+@_skippable
 def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"):
     """U(-b, b) with b = sqrt(3) * gain / sqrt(fan) (He et al., 2015)."""
     bound = math.sqrt(3.0) * _kaiming_std(_array(tensor).shape, a, mode, nonlinearity)
     return uniform_(tensor, -bound, bound)
 
 
+@_skippable
 def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"):
     """N(0, std^2) with std = gain / sqrt(fan)."""
     return normal_(tensor, 0.0, _kaiming_std(_array(tensor).shape, a, mode, nonlinearity))
 
 
+@_skippable
 def default_layer_init_(weight, bias=None):
     """PyTorch's default for Linear and Conv2d: kaiming_uniform_(a=sqrt(5)), i.e. U(+-1/sqrt(fan_in)),
     and the bias from U(+-1/sqrt(fan_in)) too."""
@@ -116,5 +158,5 @@ def default_layer_init_(weight, bias=None):
 
 __all__ = [
     "calculate_fan_in_and_fan_out", "calculate_gain", "constant_", "default_layer_init_", "kaiming_normal_",
-    "kaiming_uniform_", "normal_", "ones_", "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_",
+    "kaiming_uniform_", "normal_", "ones_", "skip_init", "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_",
 ]
