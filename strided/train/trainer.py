@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..functional.args import positive_int
 from ..grad_mode import no_grad
 from .callbacks import Callback, MetricsLogger
 from .checkpoint import CheckpointMixin
@@ -132,8 +133,7 @@ class Trainer(CheckpointMixin):
         ``epochs=5`` trains 2 more. With ``checkpoint_path`` a checkpoint is written atomically after
         every epoch; with ``resume=True`` training continues from it if it exists.
         """
-        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-            raise ValueError(f"Trainer.fit: epochs must be a positive integer, got {epochs!r}")
+        positive_int(epochs, "epochs", "Trainer.fit")
         if resume and checkpoint_path is None:
             raise ValueError("Trainer.fit: resume=True needs a checkpoint_path")
         prepare_run(self, checkpoint_path)
