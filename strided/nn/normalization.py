@@ -5,7 +5,7 @@ import numpy as np
 
 from ..functional.args import is_int, positive_int
 from ..functional.dispatch import kernels
-from .checks import check_array, check_grad
+from .checks import check_array, check_dtype_matches, check_grad
 from .module import Module, Parameter
 
 __all__ = ["GroupNorm", "LayerNorm", "LayerNorm2d"]
@@ -42,9 +42,8 @@ class LayerNorm(Module):
         if x.ndim < k or x.shape[x.ndim - k:] != self.normalized_shape:
             trailing = ", ".join(map(str, self.normalized_shape))
             raise ValueError(f"{self.label()}: expected input of shape (*, {trailing}), got {x.shape}")
-        if self.weight is not None and x.dtype != self.weight.dtype:
-            raise ValueError(f"{self.label()}: input dtype {x.dtype} does not match the parameters' "
-                             f"{self.weight.dtype}; convert the input or the model (model.to(np.{x.dtype}))")
+        if self.weight is not None:
+            check_dtype_matches(self, x, self.weight)
 
     def forward(self, x):
         self._check(x)
@@ -121,9 +120,8 @@ class GroupNorm(Module):
         check_array(self, x)
         if x.ndim < 2 or x.shape[1] != self.num_channels:
             raise ValueError(f"{self.label()}: expected input of shape (N, {self.num_channels}, *), got {x.shape}")
-        if self.affine and x.dtype != self.weight.dtype:
-            raise ValueError(f"{self.label()}: input dtype {x.dtype} does not match the parameters' "
-                             f"{self.weight.dtype}; convert the input or the model (model.to(np.{x.dtype}))")
+        if self.affine:
+            check_dtype_matches(self, x, self.weight)
         weight, bias = (self.weight.data, self.bias.data) if self.affine else (None, None)
         y, ctx = kernels().group_norm_forward(x, self.num_groups, weight, bias, self.eps)
         self.save_for_backward(ctx, x.shape)
