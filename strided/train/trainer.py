@@ -86,12 +86,10 @@ class Trainer(CheckpointMixin):
     def __init__(self, model, optimizer, loss, scheduler=None, callbacks=(), grad_accum_steps=1,
                  clip_grad_norm=None, metrics=("accuracy",), progress="auto", verbose=1, run_dir=None,
                  warmup_steps=0, check_finite=True, scheduler_interval="epoch", class_names=None):
-        if not isinstance(grad_accum_steps, int) or grad_accum_steps < 1:
-            raise ValueError(f"Trainer: grad_accum_steps must be a positive integer, got {grad_accum_steps!r}")
+        positive_int(grad_accum_steps, "grad_accum_steps", "Trainer")
         if clip_grad_norm is not None and not clip_grad_norm > 0:
             raise ValueError(f"Trainer: clip_grad_norm must be positive or None, got {clip_grad_norm!r}")
-        if not isinstance(warmup_steps, int) or warmup_steps < 0:
-            raise ValueError(f"Trainer: warmup_steps must be a non-negative integer, got {warmup_steps!r}")
+        positive_int(warmup_steps, "warmup_steps", "Trainer", minimum=0)
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
         for callback in callbacks:
