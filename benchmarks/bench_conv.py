@@ -11,12 +11,12 @@ processes on the machine skew every figure.
 
 import argparse
 import os
-import time
 
 import numpy as np
 import torch
 
 import strided as st
+from strided.benchmark.runner import alternate_in_blocks
 
 CASES = [  # name, C_in, C_out, H (= W), batch; all 3x3, padding 1
     ("seed-net conv1 1->32 28x28", 1, 32, 28, 32),
@@ -44,12 +44,10 @@ def _step_torch(conv, x, grad):
 
 
 def bench_case(c_in, c_out, size, batch, rounds, block, pause, only=None):
-    """Median milliseconds of (strided, torch, torch without the input gradient).
+    """Median milliseconds of (strided, torch, torch without the input gradient); NaN for a side not run.
 
-    The sides alternate in blocks of ``block`` runs, with a ``pause`` (seconds) before each block and its
-    first run not counted: both libraries keep their worker threads spinning for a while after a call
-    (OpenBLAS for about 0.1 s), which slows whichever runs next on a 2-core machine; ``block=1
-    --pause 0`` alternates every run and shows that interference.
+    The sides alternate in blocks of ``block`` runs (strided.benchmark.runner.alternate_in_blocks: a
+    ``pause`` in seconds and one uncounted run before each block, one warm-up round, as `strided bench`).
     """
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, c_in, size, size), dtype=np.float32)
@@ -59,22 +57,15 @@ def bench_case(c_in, c_out, size, batch, rounds, block, pause, only=None):
     runs = [lambda: _step_ours(ours, x, grad), lambda: _step_torch(theirs, x_t, grad_t),
             lambda: theirs(x_t_nograd).backward(grad_t)]
     chosen = {None: (0, 1, 2), "strided": (0,), "torch": (1, 2)}[only]
-    times = [[] for _ in runs]
-    for round_ in range(rounds + 1):  # round 0 is the warm-up
-        for index in chosen:
-            time.sleep(pause)
-            for rep in range(block + (block > 1)):
-                start = time.perf_counter()
-                runs[index]()
-                if round_ and (rep or block == 1):
-                    times[index].append(time.perf_counter() - start)
-    return [1e3 * float(np.median(t)) if t else float("nan") for t in times]
+    medians = dict(zip(chosen, alternate_in_blocks([runs[i] for i in chosen], rounds * block, block, pause),
+                       strict=True))
+    return [medians.get(index, float("nan")) for index in range(len(runs))]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=12, help="alternations (after one warm-up round)")
-    parser.add_argument("--block", type=int, default=5, help="runs of one side in a row (1: every run alternates)")
+    parser.add_argument("--block", type=int, default=5, help="timed runs of one side in a row")
     parser.add_argument("--pause", type=float, default=0.3, help="seconds of rest before each block")
     parser.add_argument("--only", choices=["strided", "torch"], help="time one side alone (no alternation)")
     args = parser.parse_args()

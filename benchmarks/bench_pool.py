@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from strided import nn
-from strided.benchmark.runner import alternate_in_blocks
+from strided.benchmark.runner import ratio_row
 
 # (layer class, its arguments, input shape): the same class name exists in strided.nn and torch.nn
 MAIN_CASES = [
@@ -56,10 +56,9 @@ def _step_pair(name: str, args, kwargs, shape):
 
 
 def compare(name: str, args, kwargs, shape, repeats: int = 50) -> dict:
-    """strided and PyTorch in blocks of steps (``alternate_in_blocks``); medians in ms and their ratio."""
-    s, t = alternate_in_blocks(_step_pair(name, args, kwargs, shape), repeats)
-    return {"layer": _describe(name, args, kwargs), "shape": "x".join(map(str, shape)),
-            "strided_ms": s, "torch_ms": t, "ratio": s / t}
+    """strided and PyTorch in blocks of steps (strided.benchmark.runner.ratio_row): medians in ms, their ratio."""
+    return ratio_row(_step_pair(name, args, kwargs, shape), repeats, layer=_describe(name, args, kwargs),
+                     shape="x".join(map(str, shape)))
 
 
 def main(argv=None) -> int:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import io as st_io
-from .data.preprocess import DEFAULT_MAX_PIXELS, ImageDecodeError, Preprocessing
+from .data.preprocess import DEFAULT_MAX_PIXELS, ImageDecodeError, Preprocessing, pillow_for
 from .functional.shapes import param_count
 from .grad_mode import no_grad
 from .nn.capture import capture_outputs
@@ -62,12 +62,7 @@ def load_model(path):
 def open_image_header(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "image",
                       formats=ACCEPTED_FORMATS):
     """A Pillow image whose header only has been read: an accepted format, at most ``max_pixels``."""
-    try:
-        from PIL import Image, UnidentifiedImageError
-    except ImportError as error:
-        raise ImportError("decoding images needs Pillow: pip install 'strided[images]'") from error
-    if not data:
-        raise ImageDecodeError(f"{name}: empty file")
+    Image, UnidentifiedImageError = pillow_for(data, name)  # noqa: N806  (Pillow's names)
     try:
         image = Image.open(io.BytesIO(data), formats=formats)
     except UnidentifiedImageError:

@@ -1,1 +1,2 @@
-"""strided's speed benchmark against PyTorch (``strided bench``, benchmarks/bench_speed.py)."""
+"""strided's speed benchmark against PyTorch (``strided bench``) and the timing helpers benchmarks/ reuses
+(see benchmarks/README.md)."""

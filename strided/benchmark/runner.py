@@ -56,10 +56,17 @@ def alternate_in_blocks(steps, repeats: int = 30, block: int = 5, pause: float =
     return [statistics.median(kept) * 1e3 for kept in times]
 
 
+def ratio_row(steps, repeats: int = 30, **labels) -> dict:
+    """One result row: ``labels``, then the medians in ms of strided's and PyTorch's step (``steps``, in that
+    order, timed by ``alternate_in_blocks``) and their ratio. benchmarks/ scripts make their rows here too."""
+    s, t = alternate_in_blocks(steps, repeats)
+    return {**labels, "strided_ms": s, "torch_ms": t, "ratio": s / t}
+
+
 def compare(name: str, repeats: int = 30) -> dict:
-    """strided and PyTorch on one case (``alternate_in_blocks``): medians in ms and their ratio."""
-    s, t = alternate_in_blocks([build_strided(name).step, build_torch(name).step], repeats)
-    return {"case": name, "strided_ms": s, "torch_ms": t, "ratio": s / t, "target": TARGETS[name]}
+    """strided and PyTorch on one case (``alternate_in_blocks``): medians in ms, their ratio and the target."""
+    row = ratio_row([build_strided(name).step, build_torch(name).step], repeats, case=name)
+    return {**row, "target": TARGETS[name]}
 
 
 def compare_runs(name: str, repeats: int = 30, runs: int = 1) -> dict:

@@ -14,13 +14,13 @@ which batch); abandoning the iteration (``break``, ``close()``, garbage collecti
 """
 
 import math
-import numbers
 import queue
 import threading
 
 import numpy as np
 
 from .. import rng as strided_rng
+from ..functional.args import positive_int
 from .dataset import fetch_batch
 from .transforms.base import apply_transform
 
@@ -37,9 +37,7 @@ def to_float32(images: np.ndarray) -> np.ndarray:
 
 
 def _check_count(name, value, minimum):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"DataLoader: {name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    return positive_int(value, name, "DataLoader", minimum)
 
 
 class DataLoader:

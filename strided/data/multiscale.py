@@ -18,8 +18,8 @@ Resizing after ``Normalize`` gives the same batch as before it: bilinear weights
 resize commutes with a per-channel affine map.
 """
 
-import numbers
 
+from ..functional.args import positive_int
 from .transforms.base import Transform
 from .transforms.geometric import INTERPOLATIONS, Resize
 
@@ -36,10 +36,7 @@ def parse_sizes(sizes, what: str = "MultiScaleResize") -> tuple:
                              f"got {sizes!r}") from None
     if not isinstance(sizes, (list, tuple)) or not sizes:
         raise ValueError(f"{what}: sizes must be a non-empty list of image sides, got {sizes!r}")
-    for side in sizes:
-        if not isinstance(side, numbers.Integral) or isinstance(side, bool) or side < 1:
-            raise ValueError(f"{what}: each size must be a positive integer, got {side!r} in {list(sizes)}")
-    return tuple(int(side) for side in sizes)
+    return tuple(positive_int(side, "each size", what) for side in sizes)
 
 
 class MultiScaleResize(Transform):

@@ -91,14 +91,21 @@ class Preprocessing:
         return self.decode(data, max_pixels, name=str(path))
 
 
-def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "image"):
-    """Decode bytes into a fully loaded Pillow image, refusing empty, unknown, truncated or huge ones."""
+def pillow_for(data: bytes, name: str = "image"):
+    """``(Image, UnidentifiedImageError)`` from Pillow, once ``data`` is known not to be empty (the checks every
+    decoder makes first: Pillow installed, with the install hint; some bytes to decode)."""
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError as error:
         raise ImportError("decoding images needs Pillow: pip install 'strided[images]'") from error
     if not data:
         raise ImageDecodeError(f"{name}: empty file")
+    return Image, UnidentifiedImageError
+
+
+def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "image"):
+    """Decode bytes into a fully loaded Pillow image, refusing empty, unknown, truncated or huge ones."""
+    Image, UnidentifiedImageError = pillow_for(data, name)  # noqa: N806  (Pillow's names)
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError as error:

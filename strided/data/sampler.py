@@ -12,17 +12,16 @@ without talking to the others. ``set_epoch(epoch)`` before each epoch changes th
 """
 
 import math
-import numbers
 
 import numpy as np
+
+from ..functional.args import positive_int
 
 __all__ = ["DistributedSampler"]
 
 
 def _check_int(name, value, minimum):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"DistributedSampler: {name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    return positive_int(value, name, "DistributedSampler", minimum)
 
 
 class DistributedSampler:

@@ -30,9 +30,9 @@ from .activation import (
     tanh_backward,
 )
 from .conv import conv2d, conv2d_backward, pad, pad_backward
-from .conv_transpose import conv_transpose2d
+from .conv_transpose import conv_transpose2d, conv_transpose2d_backward
 from .dispatch import kernels, use_reference, using_reference
-from .interpolate import interpolate
+from .interpolate import interpolate, interpolate_backward
 from .linear import dropout, linear, linear_backward
 from .loss import (
     cross_entropy,
@@ -43,7 +43,7 @@ from .loss import (
     nll_loss_backward,
 )
 from .norm import batch_norm, batch_norm_backward
-from .normalization import group_norm, layer_norm
+from .normalization import group_norm, group_norm_backward, layer_norm, layer_norm_backward
 from .pool import (
     adaptive_avg_pool2d,
     adaptive_avg_pool2d_backward,
@@ -60,10 +60,11 @@ from .pool import (
 __all__ = [
     "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward", "adaptive_max_pool2d", "adaptive_max_pool2d_backward",
     "avg_pool2d", "avg_pool2d_backward", "batch_norm", "batch_norm_backward", "conv2d", "conv2d_backward",
-    "conv_transpose2d", "cross_entropy", "cross_entropy_backward", "dropout", "elu", "elu_backward",
-    "fractional_max_pool2d", "fractional_max_pool2d_backward", "gelu", "gelu_backward", "group_norm", "interpolate",
-    "kernels", "layer_norm", "leaky_relu", "leaky_relu_backward", "linear", "linear_backward", "log_softmax",
-    "log_softmax_backward", "max_pool2d", "max_pool2d_backward", "mse_loss", "mse_loss_backward", "nll_loss",
-    "nll_loss_backward", "pad", "pad_backward", "relu", "relu_backward", "sigmoid", "sigmoid_backward", "softmax",
-    "softmax_backward", "tanh", "tanh_backward", "use_reference", "using_reference",
+    "conv_transpose2d", "conv_transpose2d_backward", "cross_entropy", "cross_entropy_backward", "dropout", "elu",
+    "elu_backward", "fractional_max_pool2d", "fractional_max_pool2d_backward", "gelu", "gelu_backward", "group_norm",
+    "group_norm_backward", "interpolate", "interpolate_backward", "kernels", "layer_norm", "layer_norm_backward",
+    "leaky_relu", "leaky_relu_backward", "linear", "linear_backward", "log_softmax", "log_softmax_backward",
+    "max_pool2d", "max_pool2d_backward", "mse_loss", "mse_loss_backward", "nll_loss", "nll_loss_backward", "pad",
+    "pad_backward", "relu", "relu_backward", "sigmoid", "sigmoid_backward", "softmax", "softmax_backward", "tanh",
+    "tanh_backward", "use_reference", "using_reference",
 ]

@@ -2,21 +2,14 @@
 
 import numpy as np
 
-from ..functional.conv_transpose import conv_transpose2d_backward, conv_transpose2d_forward, conv_transpose_output_size
+from ..functional.args import pair, positive_int
+from ..functional.conv_transpose import conv_transpose2d_args, conv_transpose_output_size
+from ..functional.dispatch import kernels
 from . import init
 from .checks import check_dtype_matches, check_grad, check_input
 from .module import Module, Parameter
 
 __all__ = ["ConvTranspose2d"]
-
-
-def _pair(value, name: str, minimum: int) -> tuple:
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = (value, value)
-    if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum for v in value)):
-        raise ValueError(f"ConvTranspose2d: {name} must be an int or a pair of ints >= {minimum}, got {value!r}")
-    return int(value[0]), int(value[1])
 
 
 class ConvTranspose2d(Module):
@@ -35,26 +28,19 @@ class ConvTranspose2d(Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
                  groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", dtype=None):
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"ConvTranspose2d: {name} must be a positive integer, got {value!r}")
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+            positive_int(value, name, "ConvTranspose2d")
+        self.stride, self.padding, self.output_padding, self.groups, self.dilation = conv_transpose2d_args(
+            stride, padding, output_padding, groups, dilation, "ConvTranspose2d")
+        self.kernel_size = pair(kernel_size, "kernel_size", "ConvTranspose2d", 1)
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"ConvTranspose2d: in_channels ({in_channels}) and out_channels ({out_channels}) must "
                              f"both be divisible by groups ({groups})")
         if padding_mode != "zeros":
             raise ValueError(f"ConvTranspose2d: only padding_mode='zeros' is supported (as in PyTorch), "
                              f"got {padding_mode!r}")
-        self.kernel_size = _pair(kernel_size, "kernel_size", 1)
-        self.stride = _pair(stride, "stride", 1)
-        self.padding = _pair(padding, "padding", 0)
-        self.output_padding = _pair(output_padding, "output_padding", 0)
-        self.dilation = _pair(dilation, "dilation", 1)
-        for axis in range(2):
-            if self.output_padding[axis] >= max(self.stride[axis], self.dilation[axis]):
-                raise ValueError(f"ConvTranspose2d: output_padding {self.output_padding} must be smaller than "
-                                 f"either stride {self.stride} or dilation {self.dilation}")
-        self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
         self.padding_mode = padding_mode
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         dtype = np.float32 if dtype is None else dtype
         shape = (self.in_channels, self.out_channels // self.groups) + self.kernel_size
         self.weight = Parameter(np.zeros(shape, dtype=dtype))
@@ -83,20 +69,17 @@ class ConvTranspose2d(Module):
         output_padding = self._output_padding(x.shape, output_size)
         bias = None if self.bias is None else self.bias.data
         try:
-            y, ctx = conv_transpose2d_forward(x, self.weight.data, bias, self.stride, self.padding, output_padding,
-                                              self.groups, self.dilation)
+            y, ctx = kernels().conv_transpose2d_forward(x, self.weight.data, bias, self.stride, self.padding,
+                                                        output_padding, self.groups, self.dilation)
         except ValueError as error:
             raise ValueError(f"{self.label()}: {str(error).removeprefix('conv_transpose2d: ')}") from None
-        self.save_for_backward(ctx)
+        self.save_for_backward(ctx, y.shape)
         return y
 
     def backward(self, grad_out):
-        (ctx,) = self.saved_for_backward()
-        geo = ctx[1]
-        check_grad(self, grad_out, (geo.n, self.out_channels) + geo.out_size)
-        grad_out = grad_out.astype(self.weight.dtype, copy=False)
-        grad_x, grad_w, grad_b = conv_transpose2d_backward(grad_out, ctx, self.weight.data,
-                                                           need_bias=self.bias is not None)
+        ctx, y_shape = self.saved_for_backward()
+        check_grad(self, grad_out, y_shape)
+        grad_x, grad_w, grad_b = ctx.backward(grad_out.astype(self.weight.dtype, copy=False))
         self.weight.accumulate_grad(grad_w)
         if self.bias is not None:
             self.bias.accumulate_grad(grad_b)

@@ -12,7 +12,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..functional.interpolate import interpolate_backward, interpolate_forward
+from ..functional.dispatch import kernels
+from ..functional.interpolate import interpolate_args
 from . import init
 from .checks import check_input
 from .container import ModuleList, Sequential
@@ -80,7 +81,8 @@ class FeaturePyramidNetwork(Module):
         upsamplings = [None] * len(maps)  # level i: how m_{i+1} was upsampled into m_i
         for i in range(len(maps) - 2, -1, -1):
             lateral = self.inner_blocks[i](maps[i])
-            top_down, upsamplings[i] = interpolate_forward(last_inner, size=lateral.shape[-2:], mode="nearest")
+            args = interpolate_args(last_inner, size=lateral.shape[-2:], mode="nearest")
+            top_down, upsamplings[i] = kernels().interpolate_forward(last_inner, *args)
             last_inner = lateral + top_down
             results.insert(0, self.layer_blocks[i](last_inner))
         out_names = list(names)
@@ -104,7 +106,7 @@ class FeaturePyramidNetwork(Module):
         for i, name in enumerate(names):
             grad_m = None if grad_results[i] is None else self.layer_blocks[i].backward(grad_results[i])
             if from_finer is not None:  # m_{i-1} = lateral + upsample(m_i)
-                up = interpolate_backward(from_finer, upsamplings[i - 1])
+                up = upsamplings[i - 1].backward(from_finer)
                 grad_m = up if grad_m is None else grad_m + up
             from_finer = grad_m
             grad_inputs[name] = (np.zeros(shapes[i], self.inner_blocks[i][0].weight.dtype) if grad_m is None

@@ -6,8 +6,8 @@ already proven against PyTorch, do the work and these layers only reshape. Param
 PyTorch's 1-d shapes (Conv1d's weight is (C_out, C_in/groups, K)), so state dicts carry over.
 """
 
-import numpy as np
 
+from ..functional.args import is_int
 from .checks import check_grad, check_input
 from .conv import Conv2d
 from .module import Module, Parameter
@@ -20,7 +20,7 @@ def _single(owner: str, name: str, value):
     """An int or a 1-tuple of an int, as an int (PyTorch's _single); strings pass through (padding)."""
     if isinstance(value, (tuple, list)) and len(value) == 1:
         value = value[0]
-    if isinstance(value, str) or (isinstance(value, (int, np.integer)) and not isinstance(value, bool)):
+    if isinstance(value, str) or is_int(value):
         return value if isinstance(value, str) else int(value)
     raise ValueError(f"{owner}: {name} must be an int or a 1-tuple of an int, got {value!r}")
 

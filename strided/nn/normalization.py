@@ -3,17 +3,12 @@ evaluation), with PyTorch's signatures, defaults and state dict (``weight``, ``b
 
 import numpy as np
 
-from ..functional import normalization as F
-from .checks import check_array, check_grad
+from ..functional.args import is_int, positive_int
+from ..functional.dispatch import kernels
+from .checks import check_array, check_dtype_matches, check_grad
 from .module import Module, Parameter
 
 __all__ = ["GroupNorm", "LayerNorm", "LayerNorm2d"]
-
-
-def _positive_int(owner: str, name: str, value) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 class LayerNorm(Module):
@@ -32,8 +27,8 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
                  dtype=None):
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
-        self.normalized_shape = tuple(_positive_int(type(self).__name__, "normalized_shape", s) for s in shape)
+        shape = (normalized_shape,) if is_int(normalized_shape) else tuple(normalized_shape)
+        self.normalized_shape = tuple(positive_int(s, "normalized_shape", type(self).__name__) for s in shape)
         if not self.normalized_shape:
             raise ValueError(f"{type(self).__name__}: normalized_shape must not be empty")
         self.eps, self.elementwise_affine = float(eps), bool(elementwise_affine)
@@ -47,9 +42,8 @@ class LayerNorm(Module):
         if x.ndim < k or x.shape[x.ndim - k:] != self.normalized_shape:
             trailing = ", ".join(map(str, self.normalized_shape))
             raise ValueError(f"{self.label()}: expected input of shape (*, {trailing}), got {x.shape}")
-        if self.weight is not None and x.dtype != self.weight.dtype:
-            raise ValueError(f"{self.label()}: input dtype {x.dtype} does not match the parameters' "
-                             f"{self.weight.dtype}; convert the input or the model (model.to(np.{x.dtype}))")
+        if self.weight is not None:
+            check_dtype_matches(self, x, self.weight)
 
     def forward(self, x):
         self._check(x)
@@ -58,15 +52,14 @@ class LayerNorm(Module):
     def _normalize(self, x):
         weight = None if self.weight is None else self.weight.data
         bias = None if self.bias is None else self.bias.data
-        y, ctx = F.layer_norm_forward(x, self.normalized_shape, weight, bias, self.eps)
-        self.save_for_backward(ctx)
+        y, ctx = kernels().layer_norm_forward(x, self.normalized_shape, weight, bias, self.eps)
+        self.save_for_backward(ctx, x.shape)
         return y
 
     def backward(self, grad_out):
-        (ctx,) = self.saved_for_backward()
-        check_grad(self, grad_out, ctx[2])
-        weight = None if self.weight is None else self.weight.data
-        grad_x, grad_w, grad_b = F.layer_norm_backward(grad_out, ctx, weight, need_bias=self.bias is not None)
+        ctx, x_shape = self.saved_for_backward()
+        check_grad(self, grad_out, x_shape)
+        grad_x, grad_w, grad_b = ctx.backward(grad_out)
         if self.weight is not None:
             self.weight.accumulate_grad(grad_w)
         if self.bias is not None:
@@ -114,8 +107,8 @@ class GroupNorm(Module):
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, dtype=None):
         super().__init__()
-        self.num_groups = _positive_int("GroupNorm", "num_groups", num_groups)
-        self.num_channels = _positive_int("GroupNorm", "num_channels", num_channels)
+        self.num_groups = positive_int(num_groups, "num_groups", "GroupNorm")
+        self.num_channels = positive_int(num_channels, "num_channels", "GroupNorm")
         if self.num_channels % self.num_groups:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
         self.eps, self.affine = float(eps), bool(affine)
@@ -127,19 +120,17 @@ class GroupNorm(Module):
         check_array(self, x)
         if x.ndim < 2 or x.shape[1] != self.num_channels:
             raise ValueError(f"{self.label()}: expected input of shape (N, {self.num_channels}, *), got {x.shape}")
-        if self.affine and x.dtype != self.weight.dtype:
-            raise ValueError(f"{self.label()}: input dtype {x.dtype} does not match the parameters' "
-                             f"{self.weight.dtype}; convert the input or the model (model.to(np.{x.dtype}))")
+        if self.affine:
+            check_dtype_matches(self, x, self.weight)
         weight, bias = (self.weight.data, self.bias.data) if self.affine else (None, None)
-        y, ctx = F.group_norm_forward(x, self.num_groups, weight, bias, self.eps)
-        self.save_for_backward(ctx)
+        y, ctx = kernels().group_norm_forward(x, self.num_groups, weight, bias, self.eps)
+        self.save_for_backward(ctx, x.shape)
         return y
 
     def backward(self, grad_out):
-        (ctx,) = self.saved_for_backward()
-        check_grad(self, grad_out, ctx[2])
-        grad_x, grad_w, grad_b = F.group_norm_backward(grad_out, ctx, self.weight.data if self.affine else None,
-                                                       need_bias=self.affine)
+        ctx, x_shape = self.saved_for_backward()
+        check_grad(self, grad_out, x_shape)
+        grad_x, grad_w, grad_b = ctx.backward(grad_out)
         if self.affine:
             self.weight.accumulate_grad(grad_w)
             self.bias.accumulate_grad(grad_b)

@@ -3,7 +3,8 @@
 The layer a feature pyramid or a U-Net decoder uses to bring a coarse map up to a finer one's size.
 """
 
-from ..functional.interpolate import MODES, interpolate_backward, interpolate_forward
+from ..functional.dispatch import kernels
+from ..functional.interpolate import MODES, interpolate_args
 from .checks import check_array
 from .module import Module
 
@@ -35,18 +36,19 @@ class Upsample(Module):
     def forward(self, x):
         check_array(self, x)
         try:
-            y, ctx = interpolate_forward(x, self.size, self.scale_factor, self.mode, self.align_corners,
-                                         self.recompute_scale_factor)
+            args = interpolate_args(x, self.size, self.scale_factor, self.mode, self.align_corners,
+                                    self.recompute_scale_factor)
         except (TypeError, ValueError) as error:
             raise type(error)(f"{self.label()}: {str(error).removeprefix('interpolate: ')}, "
                               f"got input of shape {x.shape}") from None
+        y, ctx = kernels().interpolate_forward(x, *args)
         self.save_for_backward(ctx)
         return y
 
     def backward(self, grad_out):
         (ctx,) = self.saved_for_backward()
         try:
-            return interpolate_backward(grad_out, ctx)
+            return ctx.backward(grad_out)
         except ValueError as error:
             raise ValueError(f"{self.label()}: {str(error).removeprefix('interpolate: ')}") from None
 

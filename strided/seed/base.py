@@ -16,6 +16,7 @@ gives the same result as the document's update-as-you-go.
 import numpy as np
 
 from .. import nn
+from ..functional.args import positive_int
 from ..nn.checks import check_array
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear")
@@ -40,8 +41,9 @@ def sgd_step(parameters, learning_rate) -> None:
 
 
 def check_positive_int(owner: str, name: str, value, minimum: int = 1) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{owner}: {name} must be an integer >= {minimum}, got {value!r}")
+    """``owner: name must be a positive integer, got 0``: strided.functional.args.positive_int, in the
+    document's argument order."""
+    positive_int(value, name, owner, minimum)
 
 
 def check_image_batch(module, x, channels: int | None = None) -> None:

@@ -9,6 +9,8 @@ nothing to divide by (a class never predicted has precision 0).
 
 import numpy as np
 
+from ..functional.args import positive_int
+
 __all__ = ["accuracy", "classification_report", "confusion_matrix", "precision_recall_f1", "top_k_accuracy"]
 
 
@@ -49,8 +51,7 @@ def top_k_accuracy(y_true, scores, k: int = 5) -> float:
         raise ValueError(
             f"top_k_accuracy: expected scores of shape ({y_true.shape[0]}, num_classes), got {scores.shape}"
         )
-    if not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"top_k_accuracy: k must be a positive integer, got {k!r}")
+    positive_int(k, "k", "top_k_accuracy")
     if y_true.size == 0:
         return 0.0
     true_scores = scores[np.arange(len(y_true)), y_true]

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..amp import GradScaler, get_precision
+from ..functional.args import positive_int
 from ..grad_mode import no_grad
 from .callbacks import Callback, MetricsLogger
 from .checkpoint import CheckpointMixin
@@ -101,12 +102,10 @@ class Trainer(CheckpointMixin):
                  clip_grad_norm=None, metrics=("accuracy",), progress="auto", verbose=1, run_dir=None,
                  warmup_steps=0, check_finite=True, scheduler_interval="epoch", class_names=None,
                  precision="32", grad_scaler=None):
-        if not isinstance(grad_accum_steps, int) or grad_accum_steps < 1:
-            raise ValueError(f"Trainer: grad_accum_steps must be a positive integer, got {grad_accum_steps!r}")
+        positive_int(grad_accum_steps, "grad_accum_steps", "Trainer")
         if clip_grad_norm is not None and not clip_grad_norm > 0:
             raise ValueError(f"Trainer: clip_grad_norm must be positive or None, got {clip_grad_norm!r}")
-        if not isinstance(warmup_steps, int) or warmup_steps < 0:
-            raise ValueError(f"Trainer: warmup_steps must be a non-negative integer, got {warmup_steps!r}")
+        positive_int(warmup_steps, "warmup_steps", "Trainer", minimum=0)
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
         for callback in callbacks:
@@ -150,8 +149,7 @@ class Trainer(CheckpointMixin):
         ``epochs=5`` trains 2 more. With ``checkpoint_path`` a checkpoint is written atomically after
         every epoch; with ``resume=True`` training continues from it if it exists.
         """
-        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-            raise ValueError(f"Trainer.fit: epochs must be a positive integer, got {epochs!r}")
+        positive_int(epochs, "epochs", "Trainer.fit")
         if resume and checkpoint_path is None:
             raise ValueError("Trainer.fit: resume=True needs a checkpoint_path")
         prepare_run(self, checkpoint_path)

@@ -148,5 +148,5 @@ def test_argument_errors(folder):
         ImageFolder(root, on_error="ignore")
     with pytest.raises(ValueError, match="mode must be 'L', 'RGB' or None"):
         ImageFolder(root, mode="CMYK")
-    with pytest.raises(ValueError, match="size must be a positive int or"):
+    with pytest.raises(ValueError, match=r"ImageFolder: size must be an int or a pair of ints \(h, w\) >= 1, got \("):
         ImageFolder(root, size=(0, 3))

@@ -167,11 +167,11 @@ def test_prefetch_overlaps_with_the_consumer():
 
 
 def test_argument_errors():
-    with pytest.raises(ValueError, match="DataLoader: batch_size must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="DataLoader: batch_size must be a positive integer, got 0"):
         DataLoader(dataset(), batch_size=0)
-    with pytest.raises(ValueError, match="prefetch must be an integer >= 0, got -1"):
+    with pytest.raises(ValueError, match="prefetch must be a non-negative integer, got -1"):
         DataLoader(dataset(), prefetch=-1)
-    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
         DataLoader(dataset(), seed=-5)
     with pytest.raises(ValueError, match="expected a dataset with a length, got int"):
         DataLoader(3)

@@ -72,7 +72,7 @@ def test_defaults_come_from_the_process_group_and_errors_are_clear():
     assert (sampler.rank, sampler.num_replicas) == (0, 1)
     with pytest.raises(ValueError, match="rank must be below num_replicas=2, got 2"):
         DistributedSampler(range(4), 2, 2)
-    with pytest.raises(ValueError, match="num_replicas must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="DistributedSampler: num_replicas must be a positive integer, got 0"):
         DistributedSampler(range(4), 0, 0)
     with pytest.raises(TypeError, match="expected a dataset with a length, got int"):
         DistributedSampler(5)

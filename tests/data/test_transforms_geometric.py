@@ -123,5 +123,5 @@ def test_bad_input_names_the_transform():
         T.CenterCrop(3)(np.zeros((1, 1, 5, 5), np.int32))
     with pytest.raises(ValueError, match="expected a NumPy array, got list"):
         T.RandomCrop(3)([[1]])
-    with pytest.raises(ValueError, match="Resize: size must be a positive int"):
+    with pytest.raises(ValueError, match=r"Resize: size must be an int or a pair of ints \(h, w\) >= 1, got 0"):
         T.Resize(0)

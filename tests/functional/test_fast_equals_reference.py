@@ -168,5 +168,6 @@ def test_pad2d(shape, padding, mode):
 
 
 def test_kernels_without_a_faster_path_are_the_reference_itself():
-    for name in ("linear", "dropout", "cross_entropy", "nll", "mse", "bce_with_logits"):
+    for name in ("linear", "dropout", "cross_entropy", "nll", "mse", "bce_with_logits", "conv_transpose2d",
+                 "interpolate", "layer_norm", "group_norm"):
         assert getattr(fast, name + "_forward") is getattr(reference, name + "_forward")

@@ -124,6 +124,60 @@ def test_losses_and_their_backward(reduction):
     assert_close(SF.mse_loss_backward(grad, logits, goal, reduction), dx_torch, TOL, "mse_loss_backward")
 
 
+def _torch_grads(fn, arrays, *args, grad, **kwargs):
+    """(y, the gradient of each array) of a torch function of several arrays (None: not given)."""
+    tensors = [None if a is None else torch.tensor(a, requires_grad=True) for a in arrays]
+    y = fn(*tensors, *args, **kwargs)
+    y.backward(torch.from_numpy(grad))
+    return y.detach().numpy(), [None if t is None else t.grad.numpy() for t in tensors]
+
+
+@pytest.mark.parametrize("kwargs", [dict(stride=2, padding=1, output_padding=1), dict(groups=3, dilation=2),
+                                    dict(stride=(1, 3), padding=(0, 2), output_padding=(0, 1), groups=1)])
+def test_conv_transpose2d_and_its_backward(kwargs):
+    rng = np.random.default_rng(6)
+    groups = kwargs.get("groups", 1)
+    w, b = rng.standard_normal((3, 6 // groups, 3, 2)), rng.standard_normal(6)
+    y = SF.conv_transpose2d(X, w, b, **kwargs)
+    grad = G(y.shape)
+    y_torch, grads_torch = _torch_grads(F.conv_transpose2d, (X, w, b), grad=grad, **kwargs)
+    assert_close(y, y_torch, TOL, "conv_transpose2d")
+    grads = SF.conv_transpose2d_backward(grad, X, w, **kwargs)
+    for ours, theirs, what in zip(grads, grads_torch, ("dx", "dweight", "dbias"), strict=True):
+        assert_close(ours, theirs, TOL, what)
+
+
+@pytest.mark.parametrize("kwargs", [dict(size=(5, 13), mode="bilinear"), dict(scale_factor=1.7, mode="nearest"),
+                                    dict(scale_factor=(0.5, 2), mode="bilinear", align_corners=True),
+                                    dict(size=4, mode="nearest-exact")])
+def test_interpolate_and_its_backward(kwargs):
+    y = SF.interpolate(X, **kwargs)
+    grad = G(y.shape)
+    y_torch, dx_torch = _torch(F.interpolate, X, grad=grad, **kwargs)
+    assert_close(y, y_torch, TOL, "interpolate")
+    assert_close(SF.interpolate_backward(grad, X, **kwargs), dx_torch, TOL, "interpolate_backward")
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm_and_group_norm_and_their_backward(affine):
+    rng = np.random.default_rng(7)
+    for name, arg, shape in (("layer_norm", (9, 8), (9, 8)), ("layer_norm", 8, (8,)), ("group_norm", 3, (3,))):
+        weight, bias = (rng.standard_normal(shape), rng.standard_normal(shape)) if affine else (None, None)
+        y = getattr(SF, name)(X, arg, weight, bias, eps=1e-3)
+        grad = G(y.shape)
+        t_arg = (arg,) if isinstance(arg, int) and name == "layer_norm" else arg
+        torch_fn = getattr(F, name)
+        y_torch, grads_torch = _torch_grads(lambda x, w, b, f=torch_fn, a=t_arg: f(x, a, w, b, eps=1e-3),
+                                            (X, weight, bias), grad=grad)
+        assert_close(y, y_torch, TOL, name)
+        grads = getattr(SF, name + "_backward")(grad, X, arg, weight, bias, eps=1e-3)
+        for ours, theirs, what in zip(grads, grads_torch, ("dx", "dweight", "dbias"), strict=True):
+            if theirs is None:
+                assert ours is None, f"{name} {what}"
+            else:
+                assert_close(ours, theirs, TOL, f"{name} {what}")
+
+
 def test_dropout_keeps_or_scales_each_element():
     st.manual_seed(0)
     y = SF.dropout(np.ones((100, 100)), p=0.25)

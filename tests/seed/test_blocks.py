@@ -81,9 +81,9 @@ def test_block_errors():
         ResidualBlock(4, 8).forward(np.zeros((1, 3, 4, 4)))
     with pytest.raises(ValueError, match=r"DenseBlock\(3 -> 7\): expected input of shape \(N, 3, H, W\)"):
         DenseBlock(3, 2, 2).forward(np.zeros((1, 2, 4, 4)))
-    with pytest.raises(ValueError, match="growth_rate must be an integer >= 1"):
+    with pytest.raises(ValueError, match="growth_rate must be a positive integer"):
         DenseBlock(3, 0, 2)
-    with pytest.raises(ValueError, match="stride must be an integer >= 1"):
+    with pytest.raises(ValueError, match="stride must be a positive integer"):
         ResidualBlock(3, 3, 0)
     block, _ = built(DenseBlock(2, 2, 2), (1, 2, 3, 3))
     with pytest.raises(ValueError, match=r"backward expected a gradient of shape \(1, 6, 3, 3\)"):

@@ -153,12 +153,12 @@ def test_transition_layer_is_conv1x1_then_2x2_average_pooling():
 # ----------------------------------------------------------------------------------------- errors
 @pytest.mark.parametrize("make, match", [
     (lambda: ConvolutionalLayer(4, 3, activation="softmax"), "activation must be one of 'relu'"),
-    (lambda: ConvolutionalLayer(0, 3), "num_filters must be an integer >= 1, got 0"),
-    (lambda: ConvolutionalLayer(4, 2.5), "filter_size must be an integer"),
-    (lambda: ConvolutionalLayer(4, 3, padding=-1), "padding must be an integer >= 0"),
-    (lambda: MaxPoolingLayer(0), "pool_size must be an integer >= 1"),
+    (lambda: ConvolutionalLayer(0, 3), "num_filters must be a positive integer, got 0"),
+    (lambda: ConvolutionalLayer(4, 2.5), "filter_size must be a positive integer"),
+    (lambda: ConvolutionalLayer(4, 3, padding=-1), "padding must be a non-negative integer"),
+    (lambda: MaxPoolingLayer(0), "pool_size must be a positive integer"),
     (lambda: DenseLayer(10, 2, "gelu"), "activation must be one of"),
-    (lambda: TransitionLayer(0, 4), "in_channels must be an integer >= 1"),
+    (lambda: TransitionLayer(0, 4), "in_channels must be a positive integer"),
 ])
 def test_bad_arguments_are_refused(make, match):
     with pytest.raises(ValueError, match=match):

@@ -187,7 +187,7 @@ def test_network_errors():
     X = RNG.standard_normal((4, 2, 6, 6))
     with pytest.raises(ValueError, match=r"expected X of shape \(N, ...\) with N >= 1 and N labels"):
         cnn.fit(X, np.zeros(3, dtype=int))
-    with pytest.raises(ValueError, match="epochs must be an integer >= 1"):
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
         cnn.fit(X, np.zeros(4, dtype=int), epochs=0)
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
         cnn.train_step(X, np.array([0, 1, 2, 3]))

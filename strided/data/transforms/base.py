@@ -16,6 +16,7 @@ import numbers
 import numpy as np
 
 from ... import rng as strided_rng
+from ...functional import args
 
 
 class Transform:
@@ -96,15 +97,10 @@ def channel_values(transform, value, channels: int, dtype) -> np.ndarray:
 
 
 def pair(transform, value, name: str) -> tuple:
-    """An int size or a (height, width) pair -> (h, w) of positive ints."""
-    if isinstance(value, numbers.Integral):
-        value = (value, value)
-    elif isinstance(value, (tuple, list)) and len(value) == 1:
+    """An int size, a (size,) or a (height, width) pair -> (h, w) of positive ints (as torchvision)."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
         value = (value[0], value[0])
-    if not (isinstance(value, (tuple, list)) and len(value) == 2
-            and all(isinstance(v, numbers.Integral) and v > 0 for v in value)):
-        raise ValueError(f"{type(transform).__name__}: {name} must be a positive int or (height, width), got {value!r}")
-    return int(value[0]), int(value[1])
+    return args.pair(value, name, type(transform).__name__, minimum=1)
 
 
 def symmetric_range(transform, value, name: str, center: float = 0.0, lower=None) -> tuple:

@@ -1,11 +1,15 @@
 """The fast kernels: the same names and signatures as strided.functional.reference, the same numbers
 (tests/functional/test_fast_equals_reference.py), faster. Each module opens with the reference it equals;
 the work-buffer pool and the shared zeros (``workspace``) are the only mutable state of strided.functional.
-Linear, dropout and the losses have no faster path: the reference kernels are used as they are."""
+Linear, dropout, the losses, conv_transpose2d, interpolate, layer_norm and group_norm have no faster
+path: the reference kernels are used as they are."""
 
+from ..reference.conv_transpose import conv_transpose2d_backward, conv_transpose2d_forward
 from ..reference.dropout import dropout_backward, dropout_forward
+from ..reference.interpolate import interpolate_backward, interpolate_forward
 from ..reference.linear import linear_backward, linear_forward
 from ..reference.loss import bce_with_logits_forward, cross_entropy_forward, mse_forward, nll_forward
+from ..reference.normalization import group_norm_backward, group_norm_forward, layer_norm_backward, layer_norm_forward
 from .activation import (
     elu_backward,
     elu_forward,
@@ -39,11 +43,12 @@ from .pool import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, 
 __all__ = [
     "adaptive_avg_pool2d_backward", "adaptive_avg_pool2d_forward", "adaptive_max_pool2d_backward",
     "adaptive_max_pool2d_forward", "avg_pool2d_backward", "avg_pool2d_forward", "batch_norm_backward",
-    "batch_norm_forward", "bce_with_logits_forward", "conv2d_backward", "conv2d_forward", "cross_entropy_forward",
-    "dropout_backward", "dropout_forward", "elu_backward", "elu_forward", "fractional_max_pool2d_backward",
-    "fractional_max_pool2d_forward", "gelu_backward", "gelu_forward", "leaky_relu_backward", "leaky_relu_forward",
-    "linear_backward", "linear_forward", "log_softmax_backward", "log_softmax_forward", "max_pool2d_backward",
-    "max_pool2d_forward", "mse_forward", "nll_forward", "pad2d_backward", "pad2d_forward", "relu_backward",
-    "relu_forward", "sigmoid_backward", "sigmoid_forward", "softmax_backward", "softmax_forward", "tanh_backward",
-    "tanh_forward",
+    "batch_norm_forward", "bce_with_logits_forward", "conv2d_backward", "conv2d_forward", "conv_transpose2d_backward",
+    "conv_transpose2d_forward", "cross_entropy_forward", "dropout_backward", "dropout_forward", "elu_backward",
+    "elu_forward", "fractional_max_pool2d_backward", "fractional_max_pool2d_forward", "gelu_backward", "gelu_forward",
+    "group_norm_backward", "group_norm_forward", "interpolate_backward", "interpolate_forward", "layer_norm_backward",
+    "layer_norm_forward", "leaky_relu_backward", "leaky_relu_forward", "linear_backward", "linear_forward",
+    "log_softmax_backward", "log_softmax_forward", "max_pool2d_backward", "max_pool2d_forward", "mse_forward",
+    "nll_forward", "pad2d_backward", "pad2d_forward", "relu_backward", "relu_forward", "sigmoid_backward",
+    "sigmoid_forward", "softmax_backward", "softmax_forward", "tanh_backward", "tanh_forward",
 ]
