@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import io as st_io
-from .data.preprocess import DEFAULT_MAX_PIXELS, ImageDecodeError, Preprocessing, pillow_for
+from .data.preprocess import DEFAULT_MAX_PIXELS, ImageDecodeError, Preprocessing, eight_bit, pillow_for
 from .functional.shapes import param_count
 from .grad_mode import no_grad
 from .nn.capture import capture_outputs
@@ -30,7 +30,6 @@ MAX_MAPS_PER_LAYER = 32
 # The formats a client may send; anything else Pillow could open (PCX, SGI, TGA, DDS, QOI, ICO, EPS,
 # which hands the file to Ghostscript) is refused: each decoder is attack surface.
 ACCEPTED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
-SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 SHOWN_LAYER_TYPES = ("Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
                      "FractionalMaxPool2d", "GlobalAvgPool2d", "GlobalMaxPool2d")
 
@@ -91,19 +90,6 @@ def _unaccepted_or_unknown(data: bytes, name: str, formats) -> ImageDecodeError:
     except Exception:  # any parser's failure means the same: not an image
         return ImageDecodeError(f"{name}: not an image Pillow can decode ({accepted})")
     return UnsupportedImageFormat(f"{name}: {kind} images are not accepted; send {accepted}")
-
-
-def eight_bit(image):
-    """16-bit greyscale (PNG, TIFF) to 8 bits by the high byte, libpng's strip_16: 257 * k -> k exactly.
-
-    Pillow's own convert('L') clamps instead, which turns every value over 255 into white.
-    """
-    from PIL import Image
-
-    if image.mode not in SIXTEEN_BIT_MODES:
-        return image
-    high = (np.asarray(image).astype(np.uint16, copy=False) >> 8).astype(np.uint8)
-    return Image.fromarray(high, mode="L")
 
 
 class Predictor:

@@ -124,4 +124,21 @@ def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "i
         image.load()
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise ImageDecodeError(f"{name}: damaged or truncated {image.format or 'image'} data ({error})") from error
-    return image
+    return eight_bit(image)
+
+
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+
+
+def eight_bit(image):
+    """16-bit greyscale (PNG, TIFF) to 8 bits by the high byte, libpng's strip_16: 257 * k -> k exactly.
+
+    Pillow's own convert('L') clamps instead, which turns every value over 255 into white. Training
+    (ImageFolder), predict and serve all decode through here, so they see the same pixels.
+    """
+    from PIL import Image
+
+    if image.mode not in SIXTEEN_BIT_MODES:
+        return image
+    high = (np.asarray(image).astype(np.uint16, copy=False) >> 8).astype(np.uint8)
+    return Image.fromarray(high, mode="L")

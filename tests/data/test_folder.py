@@ -150,3 +150,18 @@ def test_argument_errors(folder):
         ImageFolder(root, mode="CMYK")
     with pytest.raises(ValueError, match=r"ImageFolder: size must be an int or a pair of ints \(h, w\) >= 1, got \("):
         ImageFolder(root, size=(0, 3))
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_sixteen_bit_greyscale_is_scaled_as_predict_scales_it(tmp_path, lazy):
+    """A 16-bit PNG keeps its high byte (256 * k + low -> k), as predict and serve read it; Pillow's own
+    convert('L') would clamp every value over 255 to white."""
+    high = np.random.default_rng(3).integers(0, 256, (9, 7), dtype=np.uint16)
+    path = tmp_path / "digits" / "a" / "deep.png"
+    path.parent.mkdir(parents=True)
+    low = np.random.default_rng(4).integers(0, 256, (9, 7), dtype=np.uint16)
+    sixteen = Image.fromarray(high * 256 + low)
+    assert sixteen.mode.startswith("I;16")
+    sixteen.save(path)
+    images, _ = ImageFolder(tmp_path / "digits", mode="L", lazy=lazy)[:1]
+    np.testing.assert_array_equal(images[0, 0], high.astype(np.uint8))
