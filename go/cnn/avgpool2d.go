@@ -33,9 +33,9 @@ func (a *AvgPool2d) State() []Named { return nil }
 // window returns the rows [r0, r1) and columns [s0, s1) of output (i, j) inside x, and its divisor.
 func (a *AvgPool2d) window(i, j, h, w int) (r0, r1, s0, s1 int, divisor float64) {
 	r0, s0 = i*a.Stride[0]-a.Padding[0], j*a.Stride[1]-a.Padding[1]
-	r1, s1 = minInt(r0+a.Kernel[0], h+a.Padding[0]), minInt(s0+a.Kernel[1], w+a.Padding[1])
+	r1, s1 = MinInt(r0+a.Kernel[0], h+a.Padding[0]), MinInt(s0+a.Kernel[1], w+a.Padding[1])
 	padded := (r1 - r0) * (s1 - s0)
-	r0, s0, r1, s1 = maxInt(r0, 0), maxInt(s0, 0), minInt(r1, h), minInt(s1, w)
+	r0, s0, r1, s1 = MaxInt(r0, 0), MaxInt(s0, 0), MinInt(r1, h), MinInt(s1, w)
 	switch {
 	case a.DivisorOverride > 0:
 		divisor = float64(a.DivisorOverride)
@@ -90,18 +90,4 @@ func (a *AvgPool2d) Backward(gradOut *Tensor) *Tensor {
 		}
 	}
 	return dx
-}
-
-func minInt(a, b int) int {
-	if a < b {
-		return a
-	}
-	return b
-}
-
-func maxInt(a, b int) int {
-	if a > b {
-		return a
-	}
-	return b
 }

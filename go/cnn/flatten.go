@@ -16,10 +16,10 @@ func (f *Flatten) Forward(x *Tensor) *Tensor {
 		panic(fmt.Errorf("%s: expected an input with a batch dimension, got %s", f.Label(), ShapeString(x.Shape)))
 	}
 	f.inputShape = x.Shape
-	return x.Reshape(x.Shape[0], len(x.Data)/maxInt(x.Shape[0], 1))
+	return x.Reshape(x.Shape[0], len(x.Data)/MaxInt(x.Shape[0], 1))
 }
 
 func (f *Flatten) Backward(gradOut *Tensor) *Tensor {
-	checkGrad(f.Label(), gradOut, []int{f.inputShape[0], Numel(f.inputShape) / maxInt(f.inputShape[0], 1)})
+	checkGrad(f.Label(), gradOut, []int{f.inputShape[0], Numel(f.inputShape) / MaxInt(f.inputShape[0], 1)})
 	return gradOut.Reshape(f.inputShape...)
 }

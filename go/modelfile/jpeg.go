@@ -1,6 +1,10 @@
 package modelfile
 
-import "image"
+import (
+	"image"
+
+	"strided/go/cnn"
+)
 
 // Go's image/jpeg hands back Y, Cb and Cr planes; its own conversion to RGB repeats subsampled
 // chroma (each Cb, Cr value covers 2x2 pixels in a 4:2:0 JPEG, Pillow's default) and rounds
@@ -60,7 +64,7 @@ func upsampleChroma(img *image.YCbCr, plane []uint8, w, h int) []uint8 {
 			}
 			sum := func(col int) int { return 3*at(near, col) + at(far, col) }
 			for col := 0; col < cw; col++ {
-				this, last, next := sum(col), sum(maxInt(col-1, 0)), sum(minInt(col+1, cw-1))
+				this, last, next := sum(col), sum(cnn.MaxInt(col-1, 0)), sum(cnn.MinInt(col+1, cw-1))
 				left, right := (3*this+last+8)>>4, (3*this+next+7)>>4
 				if col == 0 {
 					left = (4*this + 8) >> 4
@@ -75,7 +79,7 @@ func upsampleChroma(img *image.YCbCr, plane []uint8, w, h int) []uint8 {
 	case image.YCbCrSubsampleRatio422:
 		for row := 0; row < h; row++ {
 			for col := 0; col < cw; col++ {
-				this, last, next := at(row, col), at(row, maxInt(col-1, 0)), at(row, minInt(col+1, cw-1))
+				this, last, next := at(row, col), at(row, cnn.MaxInt(col-1, 0)), at(row, cnn.MinInt(col+1, cw-1))
 				left, right := (3*this+last+1)>>2, (3*this+next+2)>>2
 				if col == 0 {
 					left = this
@@ -113,18 +117,4 @@ func clamp255(v int) uint8 {
 		return 255
 	}
 	return uint8(v)
-}
-
-func minInt(a, b int) int {
-	if a < b {
-		return a
-	}
-	return b
-}
-
-func maxInt(a, b int) int {
-	if a > b {
-		return a
-	}
-	return b
 }

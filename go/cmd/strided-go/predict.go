@@ -58,7 +58,7 @@ func predict(args []string) (err error) {
 		return err
 	}
 	for start := 0; start < len(paths); start += batchSize {
-		chunk := paths[start:minInt(start+batchSize, len(paths))]
+		chunk := paths[start:cnn.MinInt(start+batchSize, len(paths))]
 		inputs := make([]*cnn.Tensor, len(chunk))
 		for i, path := range chunk {
 			if inputs[i], err = pre.LoadFile(path); err != nil {
@@ -73,7 +73,7 @@ func predict(args []string) (err error) {
 				names = append(names, strconv.Itoa(i))
 			}
 		}
-		k := maxInt(1, minInt(topK, len(names)))
+		k := cnn.MaxInt(1, cnn.MinInt(topK, len(names)))
 		for i, path := range chunk {
 			printPrediction(path, probs.Data[i*classes:(i+1)*classes], names, k, asJSON)
 		}
@@ -153,18 +153,4 @@ func lessParts(a, b string) bool {
 		}
 	}
 	return len(pa) < len(pb)
-}
-
-func minInt(a, b int) int {
-	if a < b {
-		return a
-	}
-	return b
-}
-
-func maxInt(a, b int) int {
-	if a > b {
-		return a
-	}
-	return b
 }

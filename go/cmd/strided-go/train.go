@@ -56,7 +56,7 @@ func train(args []string) (err error) {
 		}
 		total, correct := 0.0, 0
 		for start := 0; start < len(order); start += *batch {
-			idx := order[start:minInt(start+*batch, len(order))]
+			idx := order[start:cnn.MinInt(start+*batch, len(order))]
 			x, y := makeBatch(trainX, trainY, idx, mean, std)
 			logits := model.Forward(x)
 			total += loss.Forward(logits, y) * float64(len(idx))
@@ -75,7 +75,7 @@ func train(args []string) (err error) {
 	}
 	correct := 0
 	for start := 0; start < len(all); start += 250 {
-		idx := all[start:minInt(start+250, len(all))]
+		idx := all[start:cnn.MinInt(start+250, len(all))]
 		x, y := makeBatch(testX, testY, idx, mean, std)
 		correct += countCorrect(model.Forward(x), y)
 	}
