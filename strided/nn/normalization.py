@@ -11,7 +11,22 @@ from .module import Module, Parameter
 __all__ = ["GroupNorm", "LayerNorm", "LayerNorm2d"]
 
 
-class LayerNorm(Module):
+class _PerSampleNorm(Module):
+    """What LayerNorm and GroupNorm share: the kernel's context kept by forward computes the gradients;
+    those of the affine weight and bias (when present) are added into their Parameters."""
+
+    def backward(self, grad_out):
+        ctx, x_shape = self.saved_for_backward()
+        check_grad(self, grad_out, x_shape)
+        grad_x, grad_w, grad_b = ctx.backward(grad_out)
+        if self.weight is not None:
+            self.weight.accumulate_grad(grad_w)
+        if self.bias is not None:
+            self.bias.accumulate_grad(grad_b)
+        return grad_x
+
+
+class LayerNorm(_PerSampleNorm):
     """y = (x - mean) / sqrt(var + eps) * weight + bias, the statistics over the trailing ``normalized_shape``
     of each sample (biased variance), ``weight`` and ``bias`` of shape ``normalized_shape``, elementwise.
 
@@ -56,16 +71,6 @@ class LayerNorm(Module):
         self.save_for_backward(ctx, x.shape)
         return y
 
-    def backward(self, grad_out):
-        ctx, x_shape = self.saved_for_backward()
-        check_grad(self, grad_out, x_shape)
-        grad_x, grad_w, grad_b = ctx.backward(grad_out)
-        if self.weight is not None:
-            self.weight.accumulate_grad(grad_w)
-        if self.bias is not None:
-            self.bias.accumulate_grad(grad_b)
-        return grad_x
-
     def label(self) -> str:
         return f"{type(self).__name__}({', '.join(map(str, self.normalized_shape))})"
 
@@ -95,7 +100,7 @@ class LayerNorm2d(LayerNorm):
         return np.ascontiguousarray(super().backward(grad_out.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2))
 
 
-class GroupNorm(Module):
+class GroupNorm(_PerSampleNorm):
     """y = (x - mean) / sqrt(var + eps) * weight[c] + bias[c], the statistics of each sample over the channels
     of its group (``num_channels / num_groups`` of them) and every position (Wu and He, 2018).
 
@@ -126,15 +131,6 @@ class GroupNorm(Module):
         y, ctx = kernels().group_norm_forward(x, self.num_groups, weight, bias, self.eps)
         self.save_for_backward(ctx, x.shape)
         return y
-
-    def backward(self, grad_out):
-        ctx, x_shape = self.saved_for_backward()
-        check_grad(self, grad_out, x_shape)
-        grad_x, grad_w, grad_b = ctx.backward(grad_out)
-        if self.affine:
-            self.weight.accumulate_grad(grad_w)
-            self.bias.accumulate_grad(grad_b)
-        return grad_x
 
     def label(self) -> str:
         return f"GroupNorm({self.num_groups}, {self.num_channels})"
