@@ -24,6 +24,7 @@ from starlette.requests import ClientDisconnect
 from ..data.preprocess import DEFAULT_MAX_PIXELS, ImageDecodeError
 from ..predictor import Predictor, UnsupportedImageFormat, open_image_header
 from .batcher import BatcherStopped, MicroBatcher, QueueFull
+from .docs_pages import add_docs_routes
 from .explain import ExplainError, ExplainQuery, Method
 from .limits import BodyTimeout, BodyTooLarge, DecodeBudget, ServiceGuard
 from .metrics import ServiceMetrics
@@ -41,12 +42,14 @@ class ClientError(Exception):
 
 def create_app(model_path, max_batch_size: int = 32, max_wait_ms: float = 5.0, max_queue: int = 256,
                max_body_bytes: int = 10 * 1024 * 1024, max_pixels: int = DEFAULT_MAX_PIXELS,
-               decode_pixels: int | None = None, allowed_hosts=("*",), read_timeout: float = 10.0) -> FastAPI:
+               decode_pixels: int | None = None, allowed_hosts=("*",), read_timeout: float = 10.0,
+               docs_dir=None, docs_url: str | None = None) -> FastAPI:
     """Load the model once and build the app (the batcher starts here, stops at shutdown).
 
     ``decode_pixels``: pixels decoded at once across all requests (default ``max_pixels``: one
     maximum-size image, or many small ones); ``allowed_hosts``: accepted ``Host`` names, ``"*"`` any;
-    ``read_timeout``: seconds a request body may stall (408).
+    ``read_timeout``: seconds a request body may stall (408); ``docs_dir``, ``docs_url``: where the
+    docs pages the web page links to are (docs_pages.py; default: the source tree's docs/).
     """
     budget = DecodeBudget(decode_pixels or max_pixels)  # an image larger than it decodes alone
     json_budget = DecodeBudget(max_body_bytes)  # one largest JSON body parsing at a time, or many small ones
@@ -105,6 +108,7 @@ def create_app(model_path, max_batch_size: int = 32, max_wait_ms: float = 5.0, m
         return page
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")  # the page's scripts and styles
+    add_docs_routes(app, docs_dir, docs_url)  # GET /docs-pages/{name}: each layer's link on the page
 
     @app.get("/healthz")
     async def healthz():

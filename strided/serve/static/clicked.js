@@ -104,8 +104,8 @@ const Clicked = (() => {
     const rfLine = document.createElement("p");
     rfLine.className = "hint";
     rfLine.textContent = `Receptive field on the input: rows ${r0}–${r1}, columns ${c0}–${c1} ` +
-      `(${r1 - r0 + 1}×${c1 - c0 + 1} pixels, outlined on the left): every input pixel this value can depend on ` +
-      `(docs/receptive_fields.md).`;
+      `(${r1 - r0 + 1}×${c1 - c0 + 1} pixels, outlined on the left): every input pixel this value can depend on (`;
+    rfLine.append(docsLink("receptive_fields.md", "how receptive fields grow with depth"), ").");
     body.appendChild(rfLine);
     const sum = document.createElement("p");
     sum.className = "sum";

@@ -110,19 +110,23 @@ function layerHeader(layer) {
     tag.className = "tag block"; tag.textContent = "block output"; tag.title = "after the block's sum and its final activation";
     h3.appendChild(tag);
   }
-  for (const page of layer.docs) {
-    const doc = document.createElement("span");
-    doc.className = "doc"; doc.textContent = "docs/" + page;
-    doc.title = "the page of strided's docs/ folder that explains this";
-    h3.appendChild(doc);
-  }
+  for (const page of layer.docs) h3.appendChild(docsLink(page, "the page of strided's docs that explains this"));
   if (layer.geometry) {
     const b = document.createElement("button");
     b.className = "small"; b.type = "button"; b.textContent = "playground";
-    b.addEventListener("click", () => Playground.load(layer.geometry, layer.input_shape ? layer.input_shape[1] : layer.shape[1], layer.name));
+    const [, h, w] = layer.input_shape || layer.shape;
+    b.addEventListener("click", () => Playground.load(layer.geometry, [h, w], layer.name, layer.shape.slice(1)));
     h3.appendChild(b);
   }
   return h3;
+}
+
+// A docs page, served by the service (GET /docs-pages/NAME), in a new tab so the maps stay where they are.
+function docsLink(page, title) {
+  const a = document.createElement("a");
+  a.className = "doc"; a.textContent = "docs/" + page; a.title = title;
+  a.href = "/docs-pages/" + encodeURIComponent(page); a.target = "_blank"; a.rel = "noopener";
+  return a;
 }
 
 function filterCanvas(layer, k, width) {
@@ -315,6 +319,6 @@ fetch("/v1/model").then(r => r.json()).then(m => {
   document.getElementById("model-line").textContent =
     `${m.name} · ${m.classes.length} classes · input ${c}×${h}×${w} (${c === 1 ? "grey" : "colour"}) · ` +
     `${m.parameters.toLocaleString()} parameters`;
-  Playground.load({ kernel: [3, 3], stride: [2, 2], padding: [1, 1], dilation: [1, 1] }, Math.min(h, 9), "");
+  Playground.load({ kernel: [3, 3], stride: [2, 2], padding: [1, 1], dilation: [1, 1] }, [Math.min(h, 9), Math.min(w, 12)]);
   document.body.dataset.ready = "1";
 }).catch(err => { document.getElementById("model-line").textContent = "Could not load the model: " + err; });
