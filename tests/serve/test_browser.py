@@ -1,8 +1,10 @@
-"""The web page in a real headless Chromium: a grey 28x28 seed_cnn and an RGB 24x32 resnet_cifar (depth 8).
+"""The web page in a real headless Chromium: a grey 28x28 seed_cnn, an RGB 24x32 resnet_cifar (depth 8),
+and a 20x30 Sequential whose kernel, stride, padding and dilation differ between H and W.
 
 Every view is exercised and photographed: the layers (one symmetric colour scale per layer with its
 bar, pre/post activation, every channel paged, logits, softmax), the click-a-pixel view, the three
-attributions, the playground, and a failed upload. One browser serves all views (starting Chromium
+attributions, the playground on both axes (checked against strided's own conv2d), the docs pages a
+layer links to (opened in a new tab), and a failed upload. One browser serves all views (starting Chromium
 costs seconds). Needs Debian's chromium and chromium-driver (.ci/run installs them); skipped where
 they are absent. Screenshots go to $STRIDED_TEST_ARTIFACTS (or the test's temporary folder).
 """
@@ -177,6 +179,49 @@ def run_attributions(driver, folder: Path, prefix: str) -> None:
         shoot(driver, folder, f"{prefix}_{method}")
 
 
+def conv_output_hw(rows: dict, cols: dict) -> tuple:
+    """(H_out, W_out) of strided's conv2d with the playground's numbers for each axis."""
+    x = np.zeros((1, 1, rows["n"], cols["n"]))
+    weight = np.zeros((1, 1, rows["k"], cols["k"]))
+    pairs = {knob: (rows[knob], cols[knob]) for knob in "psd"}
+    return st.functional.conv2d(x, weight, stride=pairs["s"], padding=pairs["p"], dilation=pairs["d"]).shape[2:]
+
+
+def set_playground(driver, rows: dict, cols: dict) -> None:
+    from selenium.webdriver.common.by import By
+
+    for axis, values in (("h", rows), ("w", cols)):
+        for knob, value in values.items():
+            field = driver.find_element(By.ID, f"pg-{knob}-{axis}")
+            field.clear()
+            field.send_keys(str(value))
+
+
+DOCS_DIR = Path(__file__).resolve().parents[2] / "docs"
+
+
+def open_docs_link(driver, folder: Path, selector: str, page: str) -> None:
+    """Click a docs link: a new tab opens the page, served by the service, with its heading and figures."""
+    from selenium.webdriver.common.by import By
+
+    heading = (DOCS_DIR / page).read_text(encoding="utf-8").splitlines()[0].removeprefix("# ")
+    link = driver.find_element(By.CSS_SELECTOR, selector)
+    assert link.get_attribute("href").endswith(f"/docs-pages/{page}") and link.get_attribute("target") == "_blank"
+    page_tab = driver.current_window_handle
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", link)
+    link.click()
+    wait_for(lambda: len(driver.window_handles) == 2, what=f"a new tab for {page}")
+    driver.switch_to.window(next(h for h in driver.window_handles if h != page_tab))
+    try:
+        wait_for(lambda: driver.execute_script("return document.readyState") == "complete", what=f"{page} loaded")
+        assert driver.find_element(By.TAG_NAME, "h1").text == heading
+        assert driver.execute_script("return [...document.images].every(i => i.complete && i.naturalWidth > 0)")
+        shoot(driver, folder, f"docs_{page.removesuffix('.md')}")
+    finally:
+        driver.close()
+        driver.switch_to.window(page_tab)
+
+
 def test_seed_cnn_every_view(browser, model_path, digit_png, artifacts, tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
@@ -199,10 +244,14 @@ def test_seed_cnn_every_view(browser, model_path, digit_png, artifacts, tmp_path
         avgpool = browser.find_element(By.CSS_SELECTOR, '#layers .layer[data-name="avgpool"]')
         assert "Identity here" in avgpool.find_element(By.CSS_SELECTOR, ".note").text
         shoot(browser, artifacts, "seed_layers")
+        open_docs_link(browser, artifacts, '#layers .layer[data-name="conv1"] h3 a.doc', "convolution.md")
 
         text = click_pixel(browser, "conv2", 3)
         assert "dot product" in text and "bias" in text
         check_the_sum(text)
+        link = browser.find_element(By.CSS_SELECTOR, "#clicked-body a.doc")
+        assert link.get_attribute("href").endswith("/docs-pages/receptive_fields.md")
+        assert link.get_attribute("target") == "_blank"
         shoot(browser, artifacts, "seed_clicked_conv")
         check_the_sum(click_pixel(browser, "pool1", 1))
 
@@ -210,14 +259,22 @@ def test_seed_cnn_every_view(browser, model_path, digit_png, artifacts, tmp_path
 
         browser.find_element(By.CSS_SELECTOR, '#layers .layer[data-name="conv2"] h3 button').click()
         formula = browser.find_element(By.ID, "pg-formula")
-        assert formula.text.startswith("conv2:") and data(browser, formula, "out") == "14"  # 14, padding 1, 3x3
-        for knob, value in (("n", 7), ("p", 1), ("k", 3), ("s", 2), ("d", 1)):
-            field = browser.find_element(By.ID, f"pg-{knob}")
-            field.clear()
-            field.send_keys(str(value))
-        assert data(browser, formula, "out") == "4" and "⌊6 / 2⌋ + 1 = 4" in formula.text
+        assert formula.text.startswith("conv2: input 14×14 → output 14×14")  # 14, padding 1, 3x3
+        assert (data(browser, formula, "outH"), data(browser, formula, "outW")) == ("14", "14")
+
+        # a non-square case typed in, each axis checked against strided's own convolution
+        rows, cols = {"n": 9, "p": 1, "k": 3, "s": 2, "d": 1}, {"n": 14, "p": 0, "k": 5, "s": 3, "d": 2}
+        set_playground(browser, rows, cols)
+        expected = conv_output_hw(rows, cols)
+        assert expected == (5, 2)
+        assert (int(data(browser, formula, "outH")), int(data(browser, formula, "outW"))) == expected
+        line_h, line_w = (browser.find_element(By.ID, f"pg-formula-{axis}").text for axis in "hw")
+        assert "⌊(9 + 2·1 − 1·(3 − 1) − 1) / 2⌋ + 1 = ⌊8 / 2⌋ + 1 = 5" in line_h
+        assert "⌊(14 + 2·0 − 2·(5 − 1) − 1) / 3⌋ + 1 = ⌊5 / 3⌋ + 1 = 2" in line_w
+        canvas = browser.find_element(By.ID, "pg-canvas")
+        assert data(browser, canvas, "padded") == "11×14" and data(browser, canvas, "out") == "5×2"
         browser.execute_script("document.getElementById('playground').scrollIntoView()")
-        shoot(browser, artifacts, "seed_playground")
+        shoot(browser, artifacts, "seed_playground_non_square")
 
         broken = tmp_path / "broken.png"
         broken.write_bytes(b"this is not an image")
@@ -283,6 +340,57 @@ def test_resnet_cifar_rgb_non_square_every_view(browser, resnet_path, artifacts,
         shoot(browser, artifacts, "resnet_clicked_batchnorm")
         text = click_pixel(browser, "layer3.0", 1, 3, 3)  # a residual block's output: a receptive field only
         assert "Receptive field on the input" in text
+        browser.find_element(By.CSS_SELECTOR, '#layers .layer[data-name="layer2.0.conv1"] h3 button').click()
+        formula = browser.find_element(By.ID, "pg-formula")  # both axes of the 24x32 maps, stride 2
+        assert formula.text.startswith("layer2.0.conv1: input 24×32 → output 12×16"), formula.text
+        link = '#layers .layer[data-name="layer2.0.conv1"] h3 a.doc[href$="stride_backward.md"]'
+        open_docs_link(browser, artifacts, link, "stride_backward.md")
         run_attributions(browser, artifacts, "resnet")
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def wide_path(tmp_path_factory):
+    """A Sequential whose windows differ by axis: kernel (3, 5), stride (1, 2), padding (1, 2), dilation (2, 1)."""
+    st.manual_seed(0)
+    model = st.nn.Sequential(st.nn.Conv2d(1, 4, kernel_size=(3, 5), stride=(1, 2), padding=(1, 2), dilation=(2, 1)),
+                             st.nn.ReLU(), st.nn.MaxPool2d((2, 3)), st.nn.Flatten(), st.nn.Linear(4 * 9 * 5, 3))
+    path = tmp_path_factory.mktemp("wide") / "wide.safetensors"
+    st.save(model, path, name="wide", class_names=["a", "b", "c"], input_shape=[1, 20, 30],
+            preprocessing={"mode": "L", "size": [20, 30], "mean": [0.5], "std": [0.25]})
+    return path
+
+
+def test_playground_from_layers_with_non_square_windows(browser, wide_path, artifacts, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    server = LiveServer(wide_path)
+    try:
+        browser.get(server.url + "/")
+        wait_for(lambda: browser.execute_script("return document.body.dataset.ready"), what="model info")
+        image = tmp_path / "bar.png"
+        image.write_bytes(png_bytes(np.tile(np.arange(30, dtype=np.uint8) * 8, (20, 1))))
+        upload(browser, image)
+        wait_for(lambda: count(browser, "predictions") >= 1 and settled(browser), what="a prediction")
+        formula, canvas = browser.find_element(By.ID, "pg-formula"), browser.find_element(By.ID, "pg-canvas")
+
+        browser.find_element(By.CSS_SELECTOR, '#layers .layer[data-name="0"] h3 button').click()
+        rows, cols = {"n": 20, "p": 1, "k": 3, "s": 1, "d": 2}, {"n": 30, "p": 2, "k": 5, "s": 2, "d": 1}
+        for axis, values in (("h", rows), ("w", cols)):  # every knob pre-filled from the layer's own pair
+            for knob, value in values.items():
+                assert browser.find_element(By.ID, f"pg-{knob}-{axis}").get_attribute("value") == str(value)
+        expected = conv_output_hw(rows, cols)
+        assert expected == (18, 15)
+        assert (int(data(browser, formula, "outH")), int(data(browser, formula, "outW"))) == expected
+        assert formula.text.startswith("0: input 20×30 → output 18×15") and "the layer itself" not in formula.text
+        assert data(browser, canvas, "padded") == "22×34"
+        browser.execute_script("document.getElementById('playground').scrollIntoView()")
+        shoot(browser, artifacts, "wide_playground_conv")
+
+        browser.find_element(By.CSS_SELECTOR, '#layers .layer[data-name="2"] h3 button').click()
+        pooled = st.functional.max_pool2d(np.zeros((1, 4, 18, 15)), (2, 3)).shape[2:]
+        assert (int(data(browser, formula, "outH")), int(data(browser, formula, "outW"))) == pooled == (9, 5)
+        assert formula.text.startswith("2: input 18×15 → output 9×5")
     finally:
         server.stop()
