@@ -17,6 +17,7 @@ Pages are rendered to HTML with markdown-it-py (the ``serve`` extra); without it
 as they are written, ``text/plain`` markdown, which reads well too.
 """
 
+import functools
 import html
 import os
 import re
@@ -24,6 +25,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+
+from .openapi import DOCS_FIGURE_RESPONSES, DOCS_PAGE_RESPONSES
 
 DOCS_DIR_ENV, DOCS_URL_ENV = "STRIDED_DOCS_DIR", "STRIDED_DOCS_URL"
 INDEX = "README.md"
@@ -38,8 +41,6 @@ STYLE = ("body{max-width:860px;margin:0 auto;padding:16px 24px;font:15px/1.55 sy
          "pre{background:#f3f5fa;padding:8px 10px;border-radius:6px;overflow-x:auto}code{font-size:13px}"
          "table{border-collapse:collapse}td,th{border:1px solid #e3e6ee;padding:3px 8px;text-align:left}"
          "img{max-width:100%}nav{font-size:13px;color:#677084;margin-bottom:8px}")
-PAGE_ERRORS = {404: {"description": "no such page: the pages are those listed in docs/README.md's table"},
-               307: {"description": "the docs are not installed here: the same page under $STRIDED_DOCS_URL"}}
 
 
 def source_docs_dir() -> Path | None:
@@ -75,13 +76,22 @@ class DocsPages:
         return bool(self.pages)
 
 
-def render(name: str, text: str):
-    """A page as HTML (markdown-it-py), or its markdown as plain text when markdown-it-py is absent."""
+@functools.cache
+def markdown_parser():
+    """CommonMark plus GitHub's tables; raw HTML in a page is shown as text. None without markdown-it-py."""
     try:
         from markdown_it import MarkdownIt
     except ImportError:
+        return None
+    return MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+
+
+def render(name: str, text: str):
+    """A page as HTML (markdown-it-py), or its markdown as plain text when markdown-it-py is absent."""
+    parser = markdown_parser()
+    if parser is None:
         return PlainTextResponse(text, headers=HEADERS)
-    body = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"]).render(text)
+    body = parser.render(text)
     heading = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
     title = html.escape(heading.group(1) if heading else name)
     return HTMLResponse(f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title} · strided docs'
@@ -102,17 +112,18 @@ def add_docs_routes(app: FastAPI, docs_dir=None, docs_url: str | None = None) ->
                 f"set ${DOCS_URL_ENV} to where they are published, or ${DOCS_DIR_ENV} to a docs folder)")
         return JSONResponse({"detail": f"no {what} named {path!r} among strided's docs{hint}"}, status_code=404)
 
-    @app.get("/docs-pages/{name}", response_class=HTMLResponse, responses=PAGE_ERRORS,
+    @app.get("/docs-pages/{name}", response_class=HTMLResponse, responses=DOCS_PAGE_RESPONSES,
              summary="a page of strided's docs (the web page links each layer to its pages)")
     def docs_page(name: str):
-        if name not in docs.pages:
+        try:
+            return render(name, docs.pages[name].read_text(encoding="utf-8"))
+        except (KeyError, OSError):  # not listed, or removed since the service started
             return missing("page", name, name, SAFE_PAGE)
-        return render(name, docs.pages[name].read_text(encoding="utf-8"))
 
-    @app.get("/docs-pages/figures/{name}", response_class=FileResponse, responses=PAGE_ERRORS,
+    @app.get("/docs-pages/figures/{name}", response_class=FileResponse, responses=DOCS_FIGURE_RESPONSES,
              summary="a figure shown by one of strided's docs pages (PNG)")
     def docs_figure(name: str):
-        if name not in docs.figures:
+        if name not in docs.figures or not docs.figures[name].is_file():
             return missing("figure", name, f"figures/{name}", SAFE_FIGURE)
         return FileResponse(docs.figures[name], media_type="image/png", headers=HEADERS)
 

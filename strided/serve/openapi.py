@@ -1,4 +1,5 @@
-"""The OpenAPI description of ``POST /predict``: its two request bodies and every status it answers.
+"""The OpenAPI description of ``POST /predict``: its two request bodies and every status it answers;
+and what the docs pages' routes answer (docs_pages.py).
 
 FastAPI cannot infer these (the route reads the request itself, to accept two content types and to
 bound decoding), so they are written out here and attached to the route. ``GET /openapi.json``
@@ -50,3 +51,15 @@ PREDICT_ERRORS = {
     503: {"description": "the queue is full (Retry-After: 1) or the service is shutting down (Retry-After: 5)",
           "content": _ERROR},
 }
+
+_NOT_DOCS = {
+    404: {"description": "no such page or figure: the pages are those of docs/README.md's table, the figures "
+                         "those they show; or the docs are not installed here (the detail says how to get them)",
+          "content": _ERROR},
+    307: {"description": "the docs are not installed here and $STRIDED_DOCS_URL is set: the same name under it"},
+}
+DOCS_PAGE_RESPONSES = {200: {"description": "the page as HTML (as its markdown, text/plain, without markdown-it-py)",
+                             "content": {"text/html": {"schema": {"type": "string"}},
+                                         "text/plain": {"schema": {"type": "string"}}}}, **_NOT_DOCS}
+DOCS_FIGURE_RESPONSES = {200: {"description": "the figure", "content": {"image/png": {"schema": {
+    "type": "string", "format": "binary"}}}}, **_NOT_DOCS}

@@ -106,7 +106,12 @@ def test_traversal_attempts_sent_raw_to_a_real_server_are_404(hardened_server):
 
 def test_without_markdown_it_the_page_is_its_markdown_as_plain_text(client, monkeypatch):
     monkeypatch.setitem(sys.modules, "markdown_it", None)  # import markdown_it now raises ImportError
-    response = client.get("/docs-pages/padding.md")
+    docs_pages.markdown_parser.cache_clear()
+    try:
+        response = client.get("/docs-pages/padding.md")
+    finally:
+        monkeypatch.undo()
+        docs_pages.markdown_parser.cache_clear()
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
     assert response.text == (DOCS_DIR / "padding.md").read_text(encoding="utf-8")
@@ -116,6 +121,8 @@ def test_the_routes_are_in_the_openapi_description(client):
     paths = client.get("/openapi.json").json()["paths"]
     for route in ("/docs-pages/{name}", "/docs-pages/figures/{name}"):
         assert set(paths[route]["get"]["responses"]) >= {"200", "404", "307"}, route
+    assert set(paths["/docs-pages/{name}"]["get"]["responses"]["200"]["content"]) == {"text/html", "text/plain"}
+    assert set(paths["/docs-pages/figures/{name}"]["get"]["responses"]["200"]["content"]) == {"image/png"}
 
 
 def test_only_the_index_table_counts_and_listed_files_must_exist(tmp_path):
@@ -131,6 +138,9 @@ def test_only_the_index_table_counts_and_listed_files_must_exist(tmp_path):
     http = docs_client(docs_dir=tmp_path)
     assert http.get("/docs-pages/a.md").status_code == 200
     assert [http.get(f"/docs-pages/{n}").status_code for n in ("b.md", "gone.md", "up.md")] == [404] * 3
+    (tmp_path / "a.md").unlink()  # removed while the service runs: a 404, not a 500
+    (tmp_path / "figures" / "x.png").unlink()
+    assert [http.get(p).status_code for p in ("/docs-pages/a.md", "/docs-pages/figures/x.png")] == [404, 404]
 
 
 def test_installed_without_docs_redirects_to_the_configured_url_or_says_how_to_get_them(tmp_path, monkeypatch):
