@@ -352,10 +352,12 @@ def test_resnet_cifar_rgb_non_square_every_view(browser, resnet_path, artifacts,
 
 @pytest.fixture(scope="module")
 def wide_path(tmp_path_factory):
-    """A Sequential whose windows differ by axis: kernel (3, 5), stride (1, 2), padding (1, 2), dilation (2, 1)."""
+    """A Sequential whose windows differ by axis: kernel (3, 5), stride (1, 2), padding (1, 2), dilation (2, 1);
+    then a 'same' convolution with an even (2, 4) window, which pads unevenly, and a (2, 3) max pooling."""
     st.manual_seed(0)
     model = st.nn.Sequential(st.nn.Conv2d(1, 4, kernel_size=(3, 5), stride=(1, 2), padding=(1, 2), dilation=(2, 1)),
-                             st.nn.ReLU(), st.nn.MaxPool2d((2, 3)), st.nn.Flatten(), st.nn.Linear(4 * 9 * 5, 3))
+                             st.nn.ReLU(), st.nn.Conv2d(4, 4, (2, 4), padding="same"), st.nn.MaxPool2d((2, 3)),
+                             st.nn.Flatten(), st.nn.Linear(4 * 9 * 5, 3))
     path = tmp_path_factory.mktemp("wide") / "wide.safetensors"
     st.save(model, path, name="wide", class_names=["a", "b", "c"], input_shape=[1, 20, 30],
             preprocessing={"mode": "L", "size": [20, 30], "mean": [0.5], "std": [0.25]})
@@ -388,9 +390,14 @@ def test_playground_from_layers_with_non_square_windows(browser, wide_path, arti
         browser.execute_script("document.getElementById('playground').scrollIntoView()")
         shoot(browser, artifacts, "wide_playground_conv")
 
+        # 'same' with an even window pads 0 above and 1 below: the symmetric formula gives 17x14, and says so
         browser.find_element(By.CSS_SELECTOR, '#layers .layer[data-name="2"] h3 button').click()
+        assert formula.text.startswith("2: input 18×15 → output 17×14")
+        assert "the layer itself gives 18×15" in formula.text
+
+        browser.find_element(By.CSS_SELECTOR, '#layers .layer[data-name="3"] h3 button').click()
         pooled = st.functional.max_pool2d(np.zeros((1, 4, 18, 15)), (2, 3)).shape[2:]
         assert (int(data(browser, formula, "outH")), int(data(browser, formula, "outW"))) == pooled == (9, 5)
-        assert formula.text.startswith("2: input 18×15 → output 9×5")
+        assert formula.text.startswith("3: input 18×15 → output 9×5") and "the layer itself" not in formula.text
     finally:
         server.stop()
