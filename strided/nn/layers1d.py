@@ -9,7 +9,7 @@ The unit axis costs nothing measurable: Conv1d(16, 32, 5, padding=2) on (32, 16,
 backward, takes 16.8 ms of CPU against PyTorch's 13.4 ms (one thread each, medians of 11), the same
 1.2-1.3x as Conv2d; its three matrix products alone take 10.4 ms, and the chunk size changes nothing
 (16.3-19.1 ms from 1 to 64 MiB). Wall times on a loaded machine with two BLAS threads vary far more
-(2x to 37x PyTorch's in one afternoon): thread contention, not this layer.
+(1.5x to 37x PyTorch's within minutes, by thread settings): thread contention, not this layer.
 """
 
 
