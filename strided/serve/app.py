@@ -212,12 +212,18 @@ async def _read_inputs(request: Request, model: Predictor, max_pixels: int, budg
         data = await upload.read()
         return [await _decode_upload(model, data, upload.filename or "upload", max_pixels, budget)]
     if content_type == "application/json":
-        body = await request.body()
-        await json_budget.acquire(len(body))
+        # The budget is taken before the body is read, so a body waiting its turn is still in the client's
+        # socket, not in our memory (read first, 32 waiting 10 MB bodies held 320 MiB). Its share is the
+        # declared Content-Length (ServiceGuard already refused one over the limit with 413), or a whole
+        # budget for a chunked body of unknown length.
+        declared = request.headers.get("content-length", "")
+        share = int(declared) if declared.isdigit() else json_budget.capacity
+        await json_budget.acquire(share)
         try:
+            body = await request.body()
             return await run_in_threadpool(_json_inputs, body, model.input_shape)
         finally:
-            await json_budget.release(len(body))
+            await json_budget.release(share)
     raise ClientError(415, f"expected multipart/form-data (an image in field 'file') or application/json, "
                            f"got {content_type or 'no content type'}")
 

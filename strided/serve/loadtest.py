@@ -15,7 +15,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
+try:
+    import httpx
+except ImportError:  # one line with the fix, not a traceback into a bare ModuleNotFoundError
+    raise ImportError("strided.serve.loadtest needs httpx (its HTTP client): pip install 'strided[serve]'") from None
 
 
 def free_port() -> int:

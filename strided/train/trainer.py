@@ -16,59 +16,30 @@ so schedulers and callbacks never see the scaled value.
 Epochs end with: validation, the scheduler's step, the summary line, the callbacks, the history
 record, the plots (``run_dir``) and an atomic checkpoint (``checkpoint_path``). A checkpoint holds
 everything a resumed run needs to end with the same weights bit for bit (see checkpoint.py).
+
+The pieces live beside this file: step.py (one optimizer step: precision, loss scaling, accumulation,
+clipping, warm-up), inference.py (evaluate, predict), checkpoint.py (save and resume).
 """
 
-import contextlib
-import inspect
 import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 from ..amp import GradScaler, get_precision
 from ..functional.args import positive_int
-from ..grad_mode import no_grad
 from .callbacks import Callback, MetricsLogger
 from .checkpoint import CheckpointMixin
-from .distributed import (
-    clip_gradients,
-    gather_predictions,
-    is_main_process,
-    is_pipeline,
-    last_stage_output,
-    pipeline_step,
-    reduce_running,
-    sync_context,
-    update_running,
-)
+from .distributed import is_main_process, reduce_running, sync_context, update_running
+from .inference import InferenceMixin, split_batch
 from .progress import EpochProgress, History, bars_wanted, format_summary
 from .run_dir import class_names_of, prepare_run, write_confusion_matrix_plot, write_history_plot
 from .running import RunningMetrics, resolve_metrics
+from .step import NonFiniteLossError, StepMixin
 
 __all__ = ["NonFiniteLossError", "Trainer"]
 
 
-class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or infinite; ``epoch`` (1-based), ``step`` and ``batch`` say where."""
-
-    def __init__(self, value: float, epoch: int, step: int, batch: int):
-        self.value, self.epoch, self.step, self.batch = value, epoch, step, batch
-        super().__init__(
-            f"the loss became {value} at epoch {epoch}, optimizer step {step}, batch {batch} of the epoch "
-            "(0-based): training stopped. Try a lower learning rate, clip_grad_norm, or look for NaN/inf in "
-            "the inputs"
-        )
-
-
-def _split_batch(batch):
-    """A loader yields (x, y) pairs (or lists); anything else is a bad loader."""
-    if isinstance(batch, (tuple, list)) and len(batch) >= 2:
-        return batch[0], batch[1]
-    raise ValueError(f"Trainer: expected the loader to yield (inputs, targets) pairs, got {type(batch).__name__}")
-
-
-class Trainer(CheckpointMixin):
+class Trainer(StepMixin, InferenceMixin, CheckpointMixin):
     """Train ``model`` with ``optimizer`` on ``loss`` (a criterion: ``loss(output, target)`` then ``loss.backward()``).
 
     Arguments:
@@ -194,46 +165,6 @@ class Trainer(CheckpointMixin):
                 write_confusion_matrix_plot(self, *self._val_outputs, class_names_of(val_loader, self.model))
         return self.history
 
-    def evaluate(self, loader, report=False, class_names=None) -> dict:
-        """Loss and metrics over ``loader``, in eval mode under ``st.no_grad()``: ``{'loss': ..., 'accuracy': ...}``.
-
-        ``report=True`` adds ``'confusion_matrix'`` (an int64 array) and ``'report'`` (per-class
-        precision, recall, F1 and support: see ``metrics.classification_report``).
-        """
-        results, kept = self._evaluate(loader, keep_predictions=report)
-        if report:
-            from .metrics import classification_report, confusion_matrix
-
-            predictions, targets = kept
-            names = class_names or self.class_names or class_names_of(loader, self.model)
-            count = len(names) if names else None
-            results["confusion_matrix"] = confusion_matrix(targets, predictions, num_classes=count)
-            results["report"] = classification_report(targets, predictions, class_names=names,
-                                                      num_classes=len(results["confusion_matrix"]))
-        return results
-
-    def predict(self, data, batch_size=256, probabilities=False) -> np.ndarray:
-        """The model's outputs (logits, for a classifier) for a batch array or a loader, in eval mode.
-
-        ``data``: an array (N, ...) run in slices of ``batch_size``, or a loader yielding arrays or
-        (x, y) pairs. ``probabilities=True`` applies a softmax over the last axis.
-        """
-        if isinstance(data, np.ndarray):
-            batches = (data[i:i + batch_size] for i in range(0, len(data), batch_size))
-        else:
-            batches = (b[0] if isinstance(b, (tuple, list)) else b for b in data)
-        outputs = []
-        with self._inference():
-            for x in batches:
-                outputs.append(self.model(self._cast(x)))
-        if not outputs:
-            raise ValueError("Trainer.predict: no data")
-        out = last_stage_output(self.model, outputs)  # distributed: a Pipeline's outputs are on its last stage
-        if probabilities:
-            shifted = np.exp(out - out.max(axis=-1, keepdims=True))
-            out = shifted / shifted.sum(axis=-1, keepdims=True)
-        return out
-
     def weights_changed(self) -> None:
         """Tell the trainer the weights changed outside a step (e.g. best weights restored)."""
         self._val_outputs = None
@@ -256,7 +187,7 @@ class Trainer(CheckpointMixin):
         pending_batches = pending_weight = 0
         try:
             for index, batch in enumerate(train_loader):
-                x, y = _split_batch(batch)
+                x, y = split_batch(batch)
                 x = self._cast(x)
                 self._call("on_batch_begin", index, {"size": len(x)})
                 if pending_batches == 0:
@@ -292,96 +223,6 @@ class Trainer(CheckpointMixin):
         record["time"] = time.perf_counter() - start
         record["images_per_s"] = running.count / train_time
         return record
-
-    def _forward_backward(self, x, y, weight, epoch: int, index: int):
-        if is_pipeline(self.model):  # distributed: micro-batches through the stages; the loss from the last one
-            out, value = pipeline_step(self.model, x, y, self.loss, weight)
-            if self.check_finite and not np.isfinite(value):
-                raise NonFiniteLossError(value, epoch + 1, self.global_step + 1, index)
-            return out, value
-        with self.precision.autocast():
-            out = self.model(x)
-            value = float(self.loss(out, y))
-        if self.check_finite and not np.isfinite(value):
-            raise NonFiniteLossError(value, epoch + 1, self.global_step + 1, index)
-        if not self.scaler.is_enabled():
-            grad = self.loss.backward()
-            self.model.backward(grad * weight if weight != 1 else grad)
-            return out, value
-        # Loss scaling: a scale too large overflows float16 on purpose; the scaler sees the inf/NaN in the
-        # gradients, skips the step and backs off, so NumPy's overflow warnings are expected here.
-        grad = self.loss.backward(self.scaler.scale(1.0))
-        with np.errstate(over="ignore", invalid="ignore"):
-            self.model.backward(grad * weight if weight != 1 else grad)
-        return out, value
-
-    def _optimizer_step(self, accumulated_weight: int) -> None:
-        self.scaler.unscale_(self.optimizer)  # before the clipping: the true gradients (no-op if disabled)
-        if accumulated_weight != 1:
-            for param in self.model.parameters():
-                if param.grad is not None:
-                    param.grad /= accumulated_weight
-        if self.clip_grad_norm is not None:
-            clip_gradients(self.model, self.clip_grad_norm)  # distributed: a Pipeline's norm covers all stages
-        groups = self.optimizer.param_groups
-        lrs = [group["lr"] for group in groups]
-        if self.global_step < self.warmup_steps:
-            factor = (self.global_step + 1) / self.warmup_steps
-            for group, lr in zip(groups, lrs, strict=True):
-                group["lr"] = lr * factor
-        self._last_lr = float(groups[0]["lr"])
-        try:
-            self.scaler.step(self.optimizer)  # skipped when a gradient is inf/NaN (loss scaling)
-            self.scaler.update()
-        finally:
-            for group, lr in zip(groups, lrs, strict=True):
-                group["lr"] = lr
-        self.global_step += 1
-        if self.scheduler is not None and self.scheduler_interval == "step":
-            self.scheduler.step()
-
-    def _step_scheduler_epoch(self, record: dict) -> None:
-        if self.scheduler is None or self.scheduler_interval != "epoch":
-            return
-        if "metrics" in inspect.signature(self.scheduler.step).parameters:
-            self.scheduler.step(record.get("val_loss", record["loss"]))
-        else:
-            self.scheduler.step()
-
-    # ----------------------------------------------------------------- evaluation
-    def _evaluate(self, loader, keep_predictions=False):
-        running = RunningMetrics(self.metrics)
-        predictions, targets = [], []
-        with self._inference():
-            for batch in loader:
-                x, y = _split_batch(batch)
-                out = self.model(self._cast(x))  # distributed: None on a Pipeline's other stages
-                update_running(running, self.model, out, y, None if out is None else float(self.loss(out, y)))
-                if keep_predictions and out is not None:
-                    predictions.append(np.argmax(out, axis=1))
-                    targets.append(np.argmax(y, axis=1) if np.ndim(y) == 2 else np.asarray(y))
-        reduce_running(running, self.model)  # distributed: validation over every rank's share
-        if running.count == 0:
-            raise ValueError("Trainer.evaluate: the loader yielded no batches")
-        kept = (np.concatenate(predictions), np.concatenate(targets)) if keep_predictions and predictions else None
-        return running.results(), gather_predictions(kept) if keep_predictions else None
-
-    @contextlib.contextmanager
-    def _inference(self):
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with no_grad():
-                yield
-        finally:
-            self.model.train(was_training)
-
-    def _cast(self, x):
-        x = np.asarray(x)
-        param = next(iter(self.model.parameters()), None)
-        if param is not None and np.issubdtype(x.dtype, np.floating) and x.dtype != param.dtype:
-            x = x.astype(param.dtype)
-        return x
 
     def _call(self, hook: str, *args) -> None:
         for callback in self.callbacks:

@@ -261,6 +261,36 @@ def test_a_module_may_be_in_one_node_only():
         g.add("d", inner, "x")
 
 
+def test_adding_a_node_costs_the_same_however_many_nodes_came_before(monkeypatch):
+    walks = []
+    original = Module.named_modules
+    monkeypatch.setattr(Module, "named_modules", lambda self, prefix="": walks.append(self) or original(self, prefix))
+
+    def walks_to_add_one(graph):
+        walks.clear()
+        graph.add("last", Sequential(ReLU()))
+        return len(walks)
+
+    small, large = Graph(), Graph()
+    for i in range(200):
+        large.add(f"n{i}", Sequential(ReLU()))
+    assert walks_to_add_one(large) == walks_to_add_one(small)  # it walked all 200 earlier nodes before
+
+
+def test_module_reuse_is_still_found_in_a_copy_and_after_a_module_is_replaced_inside_a_node():
+    import copy
+    g = Graph().add("a", Sequential(ReLU(), Scale(2))).add("b", ReLU())
+    twin = copy.deepcopy(g)  # its index must hold the copy's modules, not the original's
+    with pytest.raises(ValueError, match="already used by node 'a'"):
+        twin.add("c", twin.a[1])
+    twin.add("c", g.a[1])  # the original's module is not in the copy
+    old = g.a[1]
+    setattr(g.a, "1", Scale(2))  # replaced in place (as convert_sync_batchnorm does): the old one is free again
+    g.add("d", old)
+    with pytest.raises(ValueError, match="already used by node 'd'"):
+        g.add("e", old)
+
+
 @pytest.mark.parametrize("inputs", [(), "", ["a", "a"], ["1a"], 3])
 def test_bad_graph_inputs(inputs):
     with pytest.raises(ValueError, match="Graph: (inputs|duplicate input|input name)"):
