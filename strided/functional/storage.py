@@ -83,7 +83,9 @@ def compute_gradient(grad: np.ndarray) -> np.ndarray:
 
 
 def stored_gradient(grad, dtype):
-    """The gradient passed from one layer to the one before, in the storage dtype (None: unchanged)."""
+    """The gradient passed from one layer to the one before, in the storage dtype (None: unchanged).
+
+    Composites reach it through ``Module.pass_gradient``, with the dtype of their own forward."""
     if dtype is None or not isinstance(grad, np.ndarray) or grad.dtype != np.float32:
         return grad
     return grad.astype(dtype)

@@ -173,7 +173,7 @@ class FeatureExtractor(Module):
             if grad is None:
                 continue
             grads_in = step.module.backward(grad)
-            grads_in = grads_in if isinstance(grads_in, tuple) else (grads_in,)
+            grads_in = tuple(map(self.pass_gradient, grads_in if isinstance(grads_in, tuple) else (grads_in,)))
             for source, grad_in in zip(step.inputs, grads_in, strict=True):
                 accumulate(source, grad_in)
         return pending.get(INPUT, np.zeros(shape, dtype))

@@ -38,7 +38,7 @@ class BackboneWithFPN(Module):
         return self.fpn(self.body(x))
 
     def backward(self, grads):
-        return self.body.backward(dict(self.fpn.backward(grads)))
+        return self.body.backward({name: self.pass_gradient(g) for name, g in self.fpn.backward(grads).items()})
 
     def label(self):
         return f"BackboneWithFPN(-> {self.out_channels})"

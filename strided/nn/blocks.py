@@ -14,6 +14,7 @@ import numpy as np
 
 from ..functional.args import positive_int
 from ..functional.dispatch import kernels
+from ..functional.storage import compute_gradient
 from ..grad_mode import is_grad_enabled
 from .activation import ReLU
 from .checks import check_grad, check_input
@@ -78,10 +79,10 @@ class ResidualBlock(Module):
     def backward(self, grad_out):
         relu_ctx, shape = self.saved_for_backward()
         check_grad(self, grad_out, shape)
-        g = relu_ctx.backward(grad_out)
-        grad_main = self.conv1.backward(self.bn1.backward(self.relu.backward(self.conv2.backward(
-            self.bn2.backward(g)))))
-        return grad_main + (g if self.downsample is None else self.downsample.backward(g))
+        g = grad_main = self.pass_gradient(relu_ctx.backward(grad_out))
+        for layer in (self.bn2, self.conv2, self.relu, self.bn1, self.conv1):
+            grad_main = self.pass_gradient(layer.backward(grad_main))
+        return grad_main + (g if self.downsample is None else self.pass_gradient(self.downsample.backward(g)))
 
     def label(self):
         return f"ResidualBlock({self.in_channels} -> {self.out_channels}, stride={self.stride})"
@@ -128,11 +129,11 @@ class Bottleneck(Module):
     def backward(self, grad_out):
         h_ctx, y_ctx, shape = self.saved_for_backward()
         check_grad(self, grad_out, shape)
-        g = y_ctx.backward(grad_out)
-        grad_h = h_ctx.backward(self.conv3.backward(self.bn3.backward(g)))
-        grad_main = self.conv1.backward(self.bn1.backward(self.relu.backward(self.conv2.backward(
-            self.bn2.backward(grad_h)))))
-        return grad_main + (g if self.downsample is None else self.downsample.backward(g))
+        g = grad_main = self.pass_gradient(y_ctx.backward(grad_out))
+        # h_ctx: the middle ReLU, which the block applies itself
+        for layer in (self.bn3, self.conv3, h_ctx, self.bn2, self.conv2, self.relu, self.bn1, self.conv1):
+            grad_main = self.pass_gradient(layer.backward(grad_main))
+        return grad_main + (g if self.downsample is None else self.pass_gradient(self.downsample.backward(g)))
 
     def label(self):
         return f"Bottleneck({self.in_channels} -> {self.out_channels}, stride={self.stride})"
@@ -154,7 +155,7 @@ class _Chain(Module):
         (shape,) = self.saved_for_backward()
         check_grad(self, grad_out, shape)
         for module in reversed(self._modules.values()):
-            grad_out = module.backward(grad_out)
+            grad_out = self.pass_gradient(module.backward(grad_out))
         return grad_out
 
 
@@ -219,11 +220,14 @@ class DenseBlock(Module):
     def backward(self, grad_out):
         (shape,) = self.saved_for_backward()
         check_grad(self, grad_out, shape)
-        grad = grad_out.copy()  # the layers' input gradients are added into it
+        # The layers' input gradients are added into it: a sum, so float32 under mixed precision too
+        # (16-bit partial sums would round once per later layer); what each layer gets and returns is stored.
+        grad = compute_gradient(grad_out)
+        grad = grad.copy() if grad is grad_out else grad
         c = self.out_channels
         for layer in reversed(self._modules.values()):
             c -= self.growth_rate
-            grad[:, :c] += layer.backward(grad[:, c:c + self.growth_rate])
+            grad[:, :c] += self.pass_gradient(layer.backward(self.pass_gradient(grad[:, c:c + self.growth_rate])))
         return np.ascontiguousarray(grad[:, :self.in_channels])
 
     def label(self):

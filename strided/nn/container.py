@@ -7,7 +7,6 @@ hold and register modules (PyTorch's names for their parameters); the module tha
 
 import numpy as np
 
-from ..functional.storage import storage_dtype, stored_gradient
 from .module import Module
 
 __all__ = ["ModuleDict", "ModuleList", "Sequential"]
@@ -40,16 +39,13 @@ class Sequential(Module):
         return cls(*config["modules"])
 
     def forward(self, x):
-        # Under mixed precision the gradients passed between the children are stored in 16 bits.
-        object.__setattr__(self, "_grad_dtype", storage_dtype())
         for module in self._modules.values():
             x = module(x)
         return x
 
     def backward(self, grad_out):
-        grad_dtype = getattr(self, "_grad_dtype", None)
         for module in reversed(self._modules.values()):
-            grad_out = stored_gradient(module.backward(grad_out), grad_dtype)
+            grad_out = self.pass_gradient(module.backward(grad_out))  # 16 bits under mixed precision
         return grad_out
 
     def __getitem__(self, index):

@@ -100,17 +100,18 @@ class FeaturePyramidNetwork(Module):
                              f"got {got}")
         grad_results = [grads.get(name) for name in names]
         if self.extra_blocks is not None and grads.get(self.extra_blocks.name) is not None:
-            extra = self.extra_blocks.backward(grads[self.extra_blocks.name])
-            grad_results[-1] = extra if grad_results[-1] is None else grad_results[-1] + extra
+            extra = self.pass_gradient(self.extra_blocks.backward(grads[self.extra_blocks.name]))
+            grad_results[-1] = extra if grad_results[-1] is None else self.pass_gradient(grad_results[-1] + extra)
         grad_inputs, from_finer = OrderedDict(), None
         for i, name in enumerate(names):
-            grad_m = None if grad_results[i] is None else self.layer_blocks[i].backward(grad_results[i])
+            grad_m = None if grad_results[i] is None else self.pass_gradient(self.layer_blocks[i].backward(
+                grad_results[i]))
             if from_finer is not None:  # m_{i-1} = lateral + upsample(m_i)
-                up = upsamplings[i - 1].backward(from_finer)
+                up = self.pass_gradient(upsamplings[i - 1].backward(from_finer))
                 grad_m = up if grad_m is None else grad_m + up
             from_finer = grad_m
             grad_inputs[name] = (np.zeros(shapes[i], self.inner_blocks[i][0].weight.dtype) if grad_m is None
-                                 else self.inner_blocks[i].backward(grad_m))
+                                 else self.pass_gradient(self.inner_blocks[i].backward(grad_m)))
         return grad_inputs
 
     def _check(self, x):

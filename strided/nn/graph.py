@@ -207,8 +207,7 @@ class Graph(Module):
                 continue  # no output depends on this node
             grads_in = node.module.backward(grad)
             del grad
-            if not isinstance(grads_in, tuple):
-                grads_in = (grads_in,)
+            grads_in = tuple(map(self.pass_gradient, grads_in if isinstance(grads_in, tuple) else (grads_in,)))
             if len(grads_in) != len(node.inputs):
                 raise ValueError(f"{self.label()}: node {node.name!r} ({node.module.label()}) returned "
                                  f"{len(grads_in)} gradient(s) for its {len(node.inputs)} input(s)")

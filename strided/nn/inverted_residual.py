@@ -55,7 +55,7 @@ class InvertedResidual(Module):
         return y + x if self.use_res_connect else y
 
     def backward(self, grad_out):
-        grad_in = self.conv.backward(grad_out)
+        grad_in = self.pass_gradient(self.conv.backward(grad_out))
         return grad_in + grad_out if self.use_res_connect else grad_in
 
     def label(self):

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..functional.storage import storage_dtype, stored_gradient
 from ..grad_mode import is_grad_enabled
 from .hooks import ModuleHooks
 
@@ -94,6 +95,7 @@ class Module(ModuleHooks):
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_init_args", (args, kwargs))
         object.__setattr__(self, "_saved", None)
+        object.__setattr__(self, "_grad_dtype", None)
         object.__setattr__(self, "training", True)
         for hooks in ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks"):
             object.__setattr__(self, hooks, OrderedDict())
@@ -140,9 +142,22 @@ class Module(ModuleHooks):
         raise NotImplementedError(f"{type(self).__name__} does not define backward()")
 
     def __call__(self, *args, **kwargs):
+        # The storage dtype of this forward (st.amp), for pass_gradient: the backward may run after
+        # the autocast block has closed.
+        object.__setattr__(self, "_grad_dtype", storage_dtype())
         if self._forward_pre_hooks or self._forward_hooks:
             return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
+
+    def pass_gradient(self, grad):
+        """``grad`` as a composite hands it from one child's backward to the next child's (or returns it).
+
+        Under mixed precision (a forward inside ``st.amp.autocast``) it is stored in 16 bits, as the saved
+        activations are: a gradient is an activation-sized array too. Otherwise (float32 training, float64,
+        a dict or None) it is ``grad`` itself. Every composite (Sequential, the residual and dense blocks,
+        Graph) calls it on each gradient it passes, so the policy holds inside blocks as between layers.
+        """
+        return stored_gradient(grad, self._grad_dtype)
 
     def save_for_backward(self, *items) -> None:
         """Keep what backward will need, unless inside ``st.no_grad()`` (inference keeps nothing)."""
