@@ -15,6 +15,7 @@ import numpy as np
 
 from ..dispatch import Context
 from ..storage import store_array
+from . import winograd
 from .conv_layout import (
     ConvGeometry,
     col2im_images,
@@ -27,6 +28,7 @@ from .conv_layout import (
     restore_grid,
     tap_views,
 )
+from .winograd import winograd_applies
 from .workspace import WORKSPACE
 
 # Images per chunk are chosen so that one chunk's columns take about this many bytes: small enough to stay
@@ -63,8 +65,11 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, need_back
     """(y, ctx): y = W @ im2col(x) + b, NCHW (N, C_out, H_out, W_out), a chunk of images at a time.
 
     The context holds the padded input grid (from the pool), which ``ctx.backward`` gives back; without
-    ``need_backward`` it goes back at once and the context is None.
+    ``need_backward`` it goes back at once and the context is None. 3x3 stride-1 convolutions where it measured
+    faster run on Winograd F(2x2, 3x3) instead (``winograd.py``).
     """
+    if winograd_applies(x.shape, weight.shape, stride, dilation, groups, x.dtype):
+        return winograd.conv2d_forward(x, weight, bias, padding, need_backward)
     g = conv_geometry(x.shape, weight.shape, stride, padding, dilation, groups)
     flat = pad_into_grid(x, g)
     size, chunks = image_chunks(g, x.dtype)

@@ -21,7 +21,16 @@ Backward, gy = dL/dy (the transposes of the three steps):
 * dL/db: the sum of gy, read off dM[1, 1] (the sum of each gy tile: a quarter of the additions).
 
 Odd output sizes: the padded input gets extra zero rows and columns up to whole tiles, and the extra
-outputs are cropped. Why F(2x2, 3x3) and not F(4x4, 3x3): see ``ACCURACY`` below.
+outputs are cropped.
+
+Why F(2x2, 3x3) and not F(4x4, 3x3) (2.25 products per output): accuracy. Float32 forward error against
+float64 (max |y - exact| / max |exact|, benchmarks/bench_winograd.py --accuracy) on the bench layers:
+im2col 1.0e-7 to 7.9e-7, F(2x2) 1.5e-7 to 5.1e-7 (its transforms hold only 0, +-1, +-1/2), F(4x4)
+2.0e-6 to 9.5e-6 (entries up to 8 and 1/24 amplify the rounding): at 128 channels F(4x4) is at the
+parity tolerance (1e-5) already. And in NumPy the transforms, not the products, are the cost.
+
+When: ``winograd_applies`` (figures beside ``MIN_CHANNELS``). Each addition of the transforms is a NumPy
+pass over memory, so the 2.25x fewer multiplications pay off only with many channels: 64 and more.
 """
 
 import numpy as np
@@ -47,34 +56,51 @@ CHUNK_BYTES = 4 * 2**20
 
 
 def winograd_applies(x_shape, weight_shape, stride, dilation, groups, dtype) -> bool:
-    """Whether conv2d_forward runs this algorithm: a 3x3, stride-1, undilated, ungrouped float conv that
-    measured faster than im2col (see ``MIN_CHANNELS``)."""
+    """Whether fast.conv2d_forward runs this algorithm: a 3x3, stride-1, undilated, ungrouped float32/float64
+    conv with at least MIN_CHANNELS input and output channels and MIN_OUTPUTS output pixels per channel."""
+    n, c, h, w = x_shape
     return (tuple(weight_shape[2:]) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
-            and groups == 1 and np.dtype(dtype).kind == "f" and min(x_shape[1], weight_shape[0]) >= MIN_CHANNELS)
+            and groups == 1 and np.dtype(dtype) in FLOAT_DTYPES and min(c, weight_shape[0]) >= MIN_CHANNELS
+            and n * h * w >= MIN_OUTPUTS)
 
 
-# Dispatch rule, from benchmarks/bench_winograd.py (see the module docstring of that script for the table).
-MIN_CHANNELS = 8
+# float16 products are slow in NumPy (no BLAS): leave them to im2col, which has fewer.
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# The rule, from benchmarks/bench_winograd.py (CPU ms, 1 BLAS thread, float32, padding 1, median of 7, load
+# 12-14 on 2 cores, forward / forward + backward, im2col -> Winograd):
+#   C = C_out = 128, 16x16, batch 32: 47.7 -> 30.6 / 152 -> 101;   8x8: 14.3 -> 10.6 / 47.0 -> 30.9
+#   C = C_out = 64, 16x16, batch 32: 13.7 -> 13.2 / 49.8 -> 37.6;   8x8: 4.39 -> 3.41 / 13.1 -> 11.6
+#   32 -> 32, 16x16, batch 32: 5.63 -> 5.77 / 16.9 -> 16.2 (even); 32 -> 64, 14x14: 5.94 -> 7.36 / 17.1 -> 20.5
+#   1 -> 32 and 3 -> 16: 4 to 9 times slower (the transforms cost per channel, the products they save are few)
+#   64 -> 64, 8x8 by batch 1, 4, 8: 0.98 -> 2.26, 2.16 -> 2.93, 3.51 -> 2.71 (f + b): a fixed cost per call
+# NumPy pays a pass over memory for each addition of the transforms; they only pay off with many channels.
+MIN_CHANNELS = 64
+MIN_OUTPUTS = 512  # N * H * W (about the output pixels per channel): batch 8 of 8x8 images
 
 
 # ------------------------------------------------------------------------------------------------ transforms
 def transform_filter(weight: np.ndarray) -> np.ndarray:
-    """U = G g G^T for every (output, input) channel pair: (C_out, C, 3, 3) -> (16, C_out, C)."""
+    """U = G g G^T for every (output, input) channel pair: (C_out, C, 3, 3) -> (16, C_out, C), a pooled
+    buffer (give it back with ``WORKSPACE.give_scratch("winograd U", u)``)."""
     c_out, c = weight.shape[:2]
-    u = _sandwich(G.astype(weight.dtype), weight.transpose(2, 3, 0, 1).reshape(3, 3, c_out * c))
+    taps = WORKSPACE.take_scratch("winograd taps", (3, 3, c_out * c), weight.dtype)
+    np.copyto(taps.reshape(3, 3, c_out, c), weight.transpose(2, 3, 0, 1))
+    u = WORKSPACE.take_scratch("winograd U", (WINDOW, WINDOW, c_out * c), weight.dtype)
+    _sandwich(G.astype(weight.dtype), taps, u)
+    WORKSPACE.give_scratch("winograd taps", taps)
     return u.reshape(WINDOW * WINDOW, c_out, c)
 
 
-def _sandwich(left: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """out[a, b, r] = sum_ij left[a, i] x[i, j, r] left[b, j]: L x L^T for every r, as two 2-D products.
+def _sandwich(left: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
+    """out[a, b, r] = sum_ij left[a, i] x[i, j, r] left[b, j] (L x L^T for every r), as two BLAS products.
 
-    (np.einsum's loop took 0.6 ms for a 64x32 filter bank, 1.6 ms for 64x64; one BLAS call per side
-    takes a few hundredths of that.)
+    x is (I, J, R) and contiguous, out (A, A, R). Pooled buffers, no transposes: np.einsum took 0.6 ms for
+    a 64x32 filter bank, and fresh temporaries cost page faults (about 4 ms for 128x128 at load 12).
     """
-    (a, i), (_, j, r) = left.shape, x.shape
-    rows = (left @ x.reshape(i, j * r)).reshape(a, j, r)  # [a, j, r]
-    both = left @ rows.transpose(1, 0, 2).reshape(j, a * r)  # [b, a, r]
-    return np.ascontiguousarray(both.reshape(a, a, r).transpose(1, 0, 2))
+    half = WORKSPACE.take_scratch("winograd half filter", (x.shape[0], left.shape[0], x.shape[2]), x.dtype)
+    np.matmul(left, x, out=half)  # half[i, b, r] = sum_j left[b, j] x[i, j, r]
+    np.matmul(left, half.reshape(x.shape[0], -1), out=out.reshape(left.shape[0], -1))
+    WORKSPACE.give_scratch("winograd half filter", half)
 
 
 def tiles(out_h: int, out_w: int) -> tuple:
@@ -199,7 +225,9 @@ def conv2d_forward(x, weight, bias, padding, need_backward=True):
     left, right, top, bottom = padding
     out_h, out_w = x.shape[2] + top + bottom - 2, x.shape[3] + left + right - 2
     xp = pad_to_tiles(x, padding, "winograd input")
-    y = correlate(xp, transform_filter(weight), out_h, out_w, bias)
+    u = transform_filter(weight)
+    y = correlate(xp, u, out_h, out_w, bias)
+    WORKSPACE.give_scratch("winograd U", u)
     layout = _pad_layout(x.shape, padding)
     if not need_backward:
         WORKSPACE.give("winograd input", xp, layout)
@@ -227,7 +255,9 @@ def conv2d_backward(ctx, grad_out):
     gp = pad_to_tiles(grad_out, full, "winograd grad")
     flipped = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
     x_h, x_w = grad_out.shape[2] + 2 - top - bottom, grad_out.shape[3] + 2 - left - right
-    grad_x = correlate(gp, transform_filter(flipped), x_h, x_w)
+    u = transform_filter(flipped)
+    grad_x = correlate(gp, u, x_h, x_w)
+    WORKSPACE.give_scratch("winograd U", u)
     WORKSPACE.give("winograd grad", gp, _pad_layout(grad_out.shape, full))
     if restored:
         release_restored_grid(xp)
@@ -242,8 +272,9 @@ def _weight_gradient(xp, grad_out, has_bias) -> tuple:
     n, c = xp.shape[0], xp.shape[-1]
     c_out, dtype = grad_out.shape[1], grad_out.dtype
     th, tw = tiles(*grad_out.shape[2:])
-    grad_u = np.zeros((WINDOW * WINDOW, c_out, c), dtype)
-    partial = np.empty_like(grad_u)
+    grad_u = WORKSPACE.take_scratch("winograd dU", (WINDOW * WINDOW, c_out, c), dtype)
+    grad_u.fill(0)
+    partial = WORKSPACE.take_scratch("winograd partial dU", grad_u.shape, dtype)
     grad_bias = np.zeros(c_out, dtype) if has_bias else None
     per_image = WINDOW * WINDOW * (c + c_out) * th * tw * np.dtype(dtype).itemsize
     for first, count in _chunks(n, per_image):
@@ -258,8 +289,13 @@ def _weight_gradient(xp, grad_out, has_bias) -> tuple:
             grad_bias += flat_dm[BIAS_POSITION].sum(axis=1)
         WORKSPACE.give_scratch("winograd V", v)
         WORKSPACE.give_scratch("winograd M", dm)
-    grad_weight = _sandwich(G.T.astype(dtype), grad_u.reshape(WINDOW, WINDOW, c_out * c))  # G^T dU G
-    return np.ascontiguousarray(grad_weight.reshape(3, 3, c_out, c).transpose(2, 3, 0, 1)), grad_bias
+    WORKSPACE.give_scratch("winograd partial dU", partial)
+    taps = WORKSPACE.take_scratch("winograd taps", (3, 3, c_out * c), dtype)
+    _sandwich(G.T.astype(dtype), grad_u.reshape(WINDOW, WINDOW, c_out * c), taps)  # G^T dU G
+    WORKSPACE.give_scratch("winograd dU", grad_u)
+    grad_weight = np.ascontiguousarray(taps.reshape(3, 3, c_out, c).transpose(2, 3, 0, 1))
+    WORKSPACE.give_scratch("winograd taps", taps)
+    return grad_weight, grad_bias
 
 
 def _transform_output_gradient(grad: np.ndarray, out: np.ndarray) -> None:
