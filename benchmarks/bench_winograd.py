@@ -82,15 +82,24 @@ def _weight_gradients(x, w, grad, repeats):
 
 
 def weight_gradient_orders(repeats, threads):
-    """The lead's question: g @ cols^T or (cols @ g^T)^T, at the fmnist-cnn 32->64 layer's size."""
+    """The lead's question: g @ cols^T or (cols @ g^T)^T, at the fmnist-cnn 32->64 layer's size; wall and CPU ms."""
     from threadpoolctl import threadpool_limits
 
     rng = np.random.default_rng(0)
     grad_rows, cols = (rng.standard_normal(s).astype(np.float32) for s in ((64, 32000), (320, 32000)))
+    line = []
     with threadpool_limits(threads):
-        first = _cpu_ms(lambda: grad_rows @ cols.T, repeats)
-        second = _cpu_ms(lambda: (cols @ grad_rows.T).T, repeats)
-    print(f"dW order, BLAS threads {threads}: g @ cols^T {first:.1f} ms, (cols @ g^T)^T {second:.1f} ms (CPU)")
+        orders = (("g @ cols^T", lambda: grad_rows @ cols.T), ("(cols @ g^T)^T", lambda: (cols @ grad_rows.T).T))
+        for name, call in orders:
+            call()
+            wall, cpu = [], []
+            for _ in range(repeats):
+                start_wall, start_cpu = time.perf_counter(), time.process_time()
+                call()
+                wall.append(time.perf_counter() - start_wall)
+                cpu.append(time.process_time() - start_cpu)
+            line.append(f"{name} {1e3 * np.median(wall):.1f} ms wall, {1e3 * np.median(cpu):.1f} ms CPU")
+    print(f"dW order, BLAS threads {threads}: " + "; ".join(line))
 
 
 # F(4x4, 3x3) (Lavin and Gray 2015, interpolation points 0, +-1, +-2), for the accuracy experiment only.
