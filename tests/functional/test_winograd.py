@@ -36,8 +36,8 @@ def _inputs(config, dtype, seed=0):
     bias = rng.standard_normal(c_out) if has_bias else None
     out_shape = (n, c_out, h + padding[2] + padding[3] - 2, w + padding[0] + padding[1] - 2)
     grad = rng.standard_normal(out_shape)
-    cast = (lambda a: None if a is None else a.astype(dtype))
-    return cast(x), cast(weight), cast(bias), padding, cast(grad)
+    x, weight, grad = (a.astype(dtype) for a in (x, weight, grad))
+    return x, weight, None if bias is None else bias.astype(dtype), padding, grad
 
 
 def _reference(x, weight, bias, padding, grad):
