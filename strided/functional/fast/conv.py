@@ -15,6 +15,7 @@ import numpy as np
 
 from ..dispatch import Context
 from ..storage import store_array
+from . import winograd
 from .conv_layout import (
     ConvGeometry,
     col2im_images,
@@ -27,6 +28,7 @@ from .conv_layout import (
     restore_grid,
     tap_views,
 )
+from .winograd import winograd_applies
 from .workspace import WORKSPACE
 
 # Images per chunk are chosen so that one chunk's columns take about this many bytes: small enough to stay
@@ -63,8 +65,11 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, need_back
     """(y, ctx): y = W @ im2col(x) + b, NCHW (N, C_out, H_out, W_out), a chunk of images at a time.
 
     The context holds the padded input grid (from the pool), which ``ctx.backward`` gives back; without
-    ``need_backward`` it goes back at once and the context is None.
+    ``need_backward`` it goes back at once and the context is None. 3x3 stride-1 convolutions where it measured
+    faster run on Winograd F(2x2, 3x3) instead (``winograd.py``).
     """
+    if winograd_applies(x.shape, weight.shape, stride, dilation, groups, x.dtype):
+        return winograd.conv2d_forward(x, weight, bias, padding, need_backward)
     g = conv_geometry(x.shape, weight.shape, stride, padding, dilation, groups)
     flat = pad_into_grid(x, g)
     size, chunks = image_chunks(g, x.dtype)
@@ -118,7 +123,7 @@ def conv2d_backward(ctx, grad_out):
     dflat.fill(0)
     weights, windows, dwindows = _grouped_weight(weight, groups), tap_views(flat, g), tap_views(dflat, g)
     grad_weight = np.zeros(weights.shape, dtype)
-    partial = np.empty(weights.shape, dtype)
+    partial = np.empty(weights.shape[:-2] + weights.shape[:-3:-1], dtype)  # dW^T of one chunk
     grad_bias = np.zeros(g.c_out, dtype) if ctx.has_bias else None
     # The bias gradient, sum of g over (n, i, j), as a product with ones: one BLAS call over the long rows
     # of the column layout, 3x faster than .sum there (the scratch columns of g are zero).
@@ -128,8 +133,11 @@ def conv2d_backward(ctx, grad_out):
         grad = _columns(grad_buf.reshape(g.c_out, width), count, g)
         cols = im2col_images(windows, g, first, count, _columns(cols_buf, count, g))
         grad_rows = _by_group(grad, groups)
-        np.matmul(grad_rows, np.swapaxes(_by_group(cols, groups), -1, -2), out=partial)
-        grad_weight += partial
+        # dW^T = cols @ g^T, not dW = g @ cols^T: the same with 1 BLAS thread (19.6 against 21.6 ms CPU at
+        # 64x32000 @ 32000x320), but with 2 threads at load 13 g @ cols^T took 2402 ms wall (722 ms CPU)
+        # against 98 ms (28 ms CPU) for this order (benchmarks/bench_winograd.py --orders).
+        np.matmul(_by_group(cols, groups), np.swapaxes(grad_rows, -1, -2), out=partial)
+        grad_weight += np.swapaxes(partial, -1, -2)
         if ctx.has_bias:
             grad_bias += grad @ ones[:grad.shape[1]]
         dcols = _columns(dcols_buf, count, g)
