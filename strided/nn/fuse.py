@@ -79,7 +79,7 @@ def fuse(model: Module) -> Module:
             _replace(module, conv_name, fold_batch_norm(conv, bn))
             _replace(module, bn_name, Identity())
             relu = module._modules.get(relu_name) if relu_name is not None else None
-            if type(relu) is ReLU and not _has_hooks(relu):
+            if type(relu) is ReLU and not relu.has_hooks():
                 # Its input is the folded convolution's fresh output, which nothing else reads.
                 object.__setattr__(relu, "_in_place", True)
     fused.__dict__.pop("builder", None)  # the builder would rebuild the unfused architecture
@@ -121,12 +121,7 @@ def _graph_runs(graph: Graph):
 
 def _foldable(conv, bn) -> bool:
     return (type(conv) is Conv2d and isinstance(bn, BatchNorm2d) and bn.running_mean is not None
-            and bn.num_features == conv.out_channels and not _has_hooks(conv) and not _has_hooks(bn))
-
-
-def _has_hooks(module: Module) -> bool:
-    return bool(module._forward_pre_hooks or module._forward_hooks or module._backward_pre_hooks
-                or module._backward_hooks)
+            and bn.num_features == conv.out_channels and not conv.has_hooks() and not bn.has_hooks())
 
 
 def _replace(parent: Module, name: str, module: Module) -> None:
