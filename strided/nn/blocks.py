@@ -20,7 +20,7 @@ from .checks import check_grad, check_input
 from .container import Sequential
 from .conv import Conv2d
 from .module import Module
-from .norm import BatchNorm2d, runs_with_relu
+from .norm import BatchNorm2d
 from .pool import AvgPool2d
 
 __all__ = ["Bottleneck", "DenseBlock", "DenseLayer", "ResidualBlock", "Transition"]
@@ -68,11 +68,6 @@ class ResidualBlock(Module):
 
     def forward(self, x):
         check_input(self, x, 4, self.in_channels)
-        if _fusable(self, "bn1", "bn2"):  # each batch norm and the ReLU after it in one kernel (see norm.py)
-            shortcut = x if self.downsample is None else self.downsample(x)
-            y = self.bn2.forward_relu(self.conv2(self.bn1.forward_relu(self.conv1(x))), residual=shortcut)
-            self.save_for_backward(None, y.shape)
-            return y
         main = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
         y = main + (x if self.downsample is None else self.downsample(x))
         # the final ReLU, in place on an array only this block holds
@@ -83,10 +78,6 @@ class ResidualBlock(Module):
     def backward(self, grad_out):
         relu_ctx, shape = self.saved_for_backward()
         check_grad(self, grad_out, shape)
-        if relu_ctx is None:  # the fused forward
-            grad_main, g = self.bn2.backward_relu(grad_out)
-            grad_main = self.conv1.backward(self.bn1.backward_relu(self.conv2.backward(grad_main))[0])
-            return grad_main + (g if self.downsample is None else self.downsample.backward(g))
         g = relu_ctx.backward(grad_out)
         grad_main = self.conv1.backward(self.bn1.backward(self.relu.backward(self.conv2.backward(
             self.bn2.backward(g)))))
@@ -127,12 +118,6 @@ class Bottleneck(Module):
 
     def forward(self, x):
         check_input(self, x, 4, self.in_channels)
-        if _fusable(self, "bn1", "bn2", "bn3"):  # each batch norm and the ReLU after it in one kernel
-            h = self.bn2.forward_relu(self.conv2(self.bn1.forward_relu(self.conv1(x))))
-            shortcut = x if self.downsample is None else self.downsample(x)
-            y = self.bn3.forward_relu(self.conv3(h), residual=shortcut)
-            self.save_for_backward(None, None, y.shape)
-            return y
         keep = is_grad_enabled()
         h, h_ctx = kernels().relu_forward(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))), keep)
         y = self.bn3(self.conv3(h)) + (x if self.downsample is None else self.downsample(x))
@@ -143,11 +128,6 @@ class Bottleneck(Module):
     def backward(self, grad_out):
         h_ctx, y_ctx, shape = self.saved_for_backward()
         check_grad(self, grad_out, shape)
-        if y_ctx is None:  # the fused forward
-            grad_main, g = self.bn3.backward_relu(grad_out)
-            grad_h = self.bn2.backward_relu(self.conv3.backward(grad_main))[0]
-            grad_main = self.conv1.backward(self.bn1.backward_relu(self.conv2.backward(grad_h))[0])
-            return grad_main + (g if self.downsample is None else self.downsample.backward(g))
         g = y_ctx.backward(grad_out)
         grad_h = h_ctx.backward(self.conv3.backward(self.bn3.backward(g)))
         grad_main = self.conv1.backward(self.bn1.backward(self.relu.backward(self.conv2.backward(
@@ -156,12 +136,6 @@ class Bottleneck(Module):
 
     def label(self):
         return f"Bottleneck({self.in_channels} -> {self.out_channels}, stride={self.stride})"
-
-
-def _fusable(block: Module, *norms: str) -> bool:
-    """Whether the block's batch norms ``norms`` and its ``relu`` can run as fused batch norm + ReLU kernels:
-    none of them has hooks (the fused kernel calls neither module)."""
-    return all(runs_with_relu(getattr(block, name), block.relu) for name in norms)
 
 
 class _Chain(Module):

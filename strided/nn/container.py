@@ -9,7 +9,6 @@ import numpy as np
 
 from ..functional.storage import storage_dtype, stored_gradient
 from .module import Module
-from .norm import runs_with_relu
 
 __all__ = ["ModuleDict", "ModuleList", "Sequential"]
 
@@ -43,18 +42,14 @@ class Sequential(Module):
     def forward(self, x):
         # Under mixed precision the gradients passed between the children are stored in 16 bits.
         object.__setattr__(self, "_grad_dtype", storage_dtype())
-        steps = _steps(list(self._modules.values()))
-        for module, with_relu in steps:
-            x = module.forward_relu(x) if with_relu else module(x)
-        object.__setattr__(self, "_steps", steps)
+        for module in self._modules.values():
+            x = module(x)
         return x
 
     def backward(self, grad_out):
         grad_dtype = getattr(self, "_grad_dtype", None)
-        steps = getattr(self, "_steps", None) or [(module, False) for module in self._modules.values()]
-        for module, with_relu in reversed(steps):
-            grad = module.backward_relu(grad_out)[0] if with_relu else module.backward(grad_out)
-            grad_out = stored_gradient(grad, grad_dtype)
+        for module in reversed(self._modules.values()):
+            grad_out = stored_gradient(module.backward(grad_out), grad_dtype)
         return grad_out
 
     def __getitem__(self, index):
@@ -68,17 +63,6 @@ class Sequential(Module):
 
     def __iter__(self):
         return iter(self._modules.values())
-
-
-def _steps(modules: list) -> list:
-    """(module, with_relu) in order: a batch norm followed by a ReLU is one step, ``forward_relu``, which runs
-    the two as one kernel (strided/nn/norm.py's ``runs_with_relu`` says when)."""
-    steps, i = [], 0
-    while i < len(modules):
-        with_relu = i + 1 < len(modules) and runs_with_relu(modules[i], modules[i + 1])
-        steps.append((modules[i], with_relu))
-        i += 2 if with_relu else 1
-    return steps
 
 
 def _check_module(owner: str, module) -> None:

@@ -15,11 +15,10 @@ import numpy as np
 from ..functional.args import positive_int
 from ..functional.dispatch import kernels
 from ..grad_mode import is_grad_enabled
-from .activation import ReLU
 from .checks import check_array, check_grad
 from .module import Module, Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "runs_with_relu"]
+__all__ = ["BatchNorm1d", "BatchNorm2d"]
 
 
 class _BatchNorm(Module):
@@ -59,9 +58,7 @@ class _BatchNorm(Module):
             )
 
     # ----------------------------------------------------------------- forward and backward
-    def _kernel_arguments(self, x) -> tuple:
-        """Check x, count the batch, and return the kernel's arguments after x (running statistics, weight,
-        bias, whether to use the batch's statistics, momentum, eps)."""
+    def forward(self, x):
         self._check(x)
         weight = self.weight.data if self.affine else None
         bias = None if self.bias is None else self.bias.data
@@ -77,44 +74,20 @@ class _BatchNorm(Module):
         # The running statistics are updated in place by the kernel, as PyTorch: arrays handed out by
         # state_dict() see the update.
         running = (self.running_mean, self.running_var) if track or not batch_stats else (None, None)
-        return (*running, weight, bias, batch_stats, momentum, self.eps)
-
-    def forward(self, x):
-        y, ctx = kernels().batch_norm_forward(x, *self._kernel_arguments(x), is_grad_enabled())
-        self.save_for_backward(ctx, x.shape, False)
-        return y
-
-    def forward_relu(self, x, residual=None):
-        """relu(self(x) + residual) as one kernel (functional/fast/norm_act.py): what Sequential and the ResNet
-        blocks run for a batch norm followed by a ReLU (see ``runs_with_relu``). Backward: ``backward_relu``."""
-        arguments = self._kernel_arguments(x)
-        if residual is not None and residual.shape != x.shape:
-            raise ValueError(f"{self.label()}: the residual added to the output has shape {residual.shape}, "
-                             f"expected the input's {x.shape}")
-        y, ctx = kernels().batch_norm_relu_forward(x, *arguments, residual, is_grad_enabled())
-        self.save_for_backward(ctx, x.shape, True)
+        y, ctx = kernels().batch_norm_forward(x, *running, weight, bias, batch_stats, momentum, self.eps,
+                                              is_grad_enabled())
+        self.save_for_backward(ctx, x.shape)
         return y
 
     def backward(self, grad_out):
-        dx, _ = self._backward(grad_out, False)
-        return dx
-
-    def backward_relu(self, grad_out):
-        """(dL/dx, dL/dresidual or None) after ``forward_relu``; the parameter gradients accumulate as in backward."""
-        return self._backward(grad_out, True)
-
-    def _backward(self, grad_out, with_relu: bool):
-        ctx, shape, fused = self.saved_for_backward()
-        if fused != with_relu:
-            raise RuntimeError(f"{self.label()}: backward{'_relu' if fused else ''}() must follow "
-                               f"forward{'_relu' if fused else ''}()")
+        ctx, shape = self.saved_for_backward()
         check_grad(self, grad_out, shape)
-        dx, dweight, dbias, *grad_residual = ctx.backward(grad_out)
+        dx, dweight, dbias = ctx.backward(grad_out)
         if self.affine:
             self.weight.accumulate_grad(dweight)
         if self.bias is not None:
             self.bias.accumulate_grad(dbias)
-        return dx, (grad_residual[0] if grad_residual else None)
+        return dx
 
     # ----------------------------------------------------------------- description
     def label(self):
@@ -147,14 +120,3 @@ class BatchNorm2d(_BatchNorm):
     """
 
     _layouts = {4: "(N, {c}, H, W)"}
-
-
-def runs_with_relu(bn, relu) -> bool:
-    """Whether ``bn`` followed by ``relu`` can run as one kernel (``bn.forward_relu``): a plain batch norm and a
-    plain ReLU without hooks (the fused kernel calls neither module, so their hooks would not run).
-
-    Measured on 2 cores (CPU time, BLAS at 1 thread, load 12): forward + backward of batch norm and ReLU at
-    fmnist-cnn's (128, 32, 28, 28) 20 ms fused against 28 ms, (128, 64, 14, 14) 11 against 17 ms; with the
-    residual add at resnet-cifar's (32, 32, 16, 16) 4.6 against 5.7 ms."""
-    return (type(bn) in (BatchNorm1d, BatchNorm2d) and type(relu) is ReLU and not relu._in_place
-            and not bn.has_hooks() and not relu.has_hooks())

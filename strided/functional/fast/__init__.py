@@ -37,7 +37,6 @@ from .adaptive_pool import (
 from .conv import conv2d_backward, conv2d_forward
 from .fractional_pool import fractional_max_pool2d_backward, fractional_max_pool2d_forward
 from .norm import batch_norm_backward, batch_norm_forward
-from .norm_act import batch_norm_relu_backward, batch_norm_relu_forward
 from .pad import pad2d_backward, pad2d_forward
 from .pool import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
 
@@ -53,4 +52,3 @@ __all__ = [
     "nll_forward", "pad2d_backward", "pad2d_forward", "relu_backward", "relu_forward", "sigmoid_backward",
     "sigmoid_forward", "softmax_backward", "softmax_forward", "tanh_backward", "tanh_forward",
 ]
-__all__ += ["batch_norm_relu_backward", "batch_norm_relu_forward"]

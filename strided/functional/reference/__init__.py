@@ -35,7 +35,6 @@ from .interpolate import interpolate_backward, interpolate_forward
 from .linear import linear_backward, linear_forward
 from .loss import bce_with_logits_forward, cross_entropy_forward, mse_forward, nll_forward
 from .norm import batch_norm_backward, batch_norm_forward
-from .norm_act import batch_norm_relu_backward, batch_norm_relu_forward
 from .normalization import group_norm_backward, group_norm_forward, layer_norm_backward, layer_norm_forward
 from .pad import pad2d_backward, pad2d_forward
 from .pool import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
@@ -52,4 +51,3 @@ __all__ = [
     "nll_forward", "pad2d_backward", "pad2d_forward", "relu_backward", "relu_forward", "sigmoid_backward",
     "sigmoid_forward", "softmax_backward", "softmax_forward", "tanh_backward", "tanh_forward",
 ]
-__all__ += ["batch_norm_relu_backward", "batch_norm_relu_forward"]
