@@ -220,3 +220,13 @@ def test_predictor_fuses_by_default_and_explains_the_original(tmp_path):
     shown = fused.explain(x[0])["layers"]
     assert shown == plain.explain(x[0])["layers"]
     assert len(batch_norms(fused.model)) == 2
+
+
+def test_graph_replace_checks_its_arguments():
+    g = nn.Graph().add("a", nn.ReLU())
+    with pytest.raises(ValueError, match="Graph: there is no node named 'b'"):
+        g.replace("b", nn.ReLU())
+    with pytest.raises(ValueError, match="Graph: node 'a' needs a Module, got int"):
+        g.replace("a", 3)
+    tanh = nn.Tanh()
+    assert g.replace("a", tanh).a is tanh and g.nodes[0].module is tanh
