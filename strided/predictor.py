@@ -93,10 +93,15 @@ def _unaccepted_or_unknown(data: bytes, name: str, formats) -> ImageDecodeError:
 
 
 class Predictor:
-    def __init__(self, path):
+    """A model file ready to serve. ``model`` is the model as trained (the explain views show its layers and
+    run its backward); predictions run on ``inference_model``, its fused copy (``model.fuse()``: each batch
+    norm folded into the convolution before it), or on ``model`` itself with ``fuse=False``."""
+
+    def __init__(self, path, fuse: bool = True):
         started = time.perf_counter()
         self.path = Path(path)
         self.model = load_model(path)
+        self.inference_model = self.model.fuse() if fuse else self.model
         self.load_seconds = time.perf_counter() - started
         meta = self.model.metadata
         pre = meta.get("preprocessing")
@@ -151,7 +156,7 @@ class Predictor:
 
     def predict_batch(self, batch: np.ndarray) -> np.ndarray:
         with no_grad():
-            return softmax(self.model(batch.astype(self.dtype, copy=False)).astype(np.float64))
+            return softmax(self.inference_model(batch.astype(self.dtype, copy=False)).astype(np.float64))
 
     def explain(self, x: np.ndarray) -> dict:
         """Probabilities for one input, each shown layer's maps, and the first conv's filters."""

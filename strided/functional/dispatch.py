@@ -28,11 +28,17 @@ def using_reference() -> bool:
     return _state["reference"]
 
 
+_packages = {}  # reference? -> package, filled at the first call
+
+
 def kernels():
     """The kernel package in use: ``strided.functional.reference`` or ``strided.functional.fast``."""
-    from . import fast, reference  # imported here: both import this module's Context
+    # Looked up in a dict: an import statement here cost 2-4 us on each of a layer's calls.
+    if not _packages:
+        from . import fast, reference  # imported here: both import this module's Context
 
-    return reference if _state["reference"] else fast
+        _packages.update({True: reference, False: fast})
+    return _packages[_state["reference"]]
 
 
 class Context:

@@ -45,10 +45,19 @@ class ReLU(_Activation):
     """y = max(x, 0). Backward: dx = grad where y > 0, else 0."""
 
     kernel = "relu"
+    # Set by model.fuse() where the input is a fresh array that only this layer reads (a folded
+    # convolution's output): then y overwrites x, which saves allocating (and page-faulting) y.
+    _in_place = False
 
     def __init__(self, inplace: bool = False):
         super().__init__()
         self.inplace = inplace
+
+    def forward(self, x):
+        if self._in_place:
+            check_array(self, x)
+            return kernels().relu_forward(x, False, out=x)[0]
+        return super().forward(x)
 
     def extra_repr(self):
         return _inplace_repr(self.inplace)

@@ -100,6 +100,17 @@ class Graph(Module):
         self._used_modules_key = (id(self), len(self._nodes))
         return self
 
+    def replace(self, name: str, module: Module) -> "Graph":
+        """Put ``module`` in node ``name`` in place of its module, keeping the node's inputs and readers."""
+        index = next((i for i, node in enumerate(self._nodes) if node.name == name), None)
+        if index is None:
+            raise ValueError(f"Graph: there is no node named {name!r}")
+        if not isinstance(module, Module) or module is self:
+            raise ValueError(f"Graph: node {name!r} needs a Module, got {type(module).__name__}")
+        setattr(self, name, module)
+        self._nodes[index] = self._nodes[index]._replace(module=module)
+        return self
+
     def set_outputs(self, *names) -> "Graph":
         """Which arrays the graph returns: ``set_outputs("out")`` or ``set_outputs("a", "b")``."""
         if len(names) == 1 and not isinstance(names[0], str):

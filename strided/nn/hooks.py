@@ -50,6 +50,12 @@ class ModuleHooks:
                 out = result
         return out
 
+    def has_hooks(self) -> bool:
+        """Whether any forward or backward hook is registered on this module (model.fuse() and the fused batch
+        norm + ReLU kernel, which skip a module's own calls, leave such a module as it is)."""
+        return bool(self._forward_pre_hooks or self._forward_hooks or self._backward_pre_hooks
+                    or self._backward_hooks)
+
     def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
         """Call ``hook(module, args)`` before each forward; a non-None result replaces the inputs."""
         return self._add_hook(self._forward_pre_hooks, hook)

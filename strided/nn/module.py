@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..functional.storage import storage_dtype, stored_gradient
-from ..grad_mode import is_grad_enabled
+from ..grad_mode import is_grad_enabled, no_grad
 from .hooks import ModuleHooks
 
 
@@ -101,6 +101,8 @@ class Module(ModuleHooks):
             object.__setattr__(self, hooks, OrderedDict())
         return self
 
+    _fused = False  # True on every module of a copy made by ``fuse()``: inference only
+
     def __init__(self):
         pass
 
@@ -142,6 +144,9 @@ class Module(ModuleHooks):
         raise NotImplementedError(f"{type(self).__name__} does not define backward()")
 
     def __call__(self, *args, **kwargs):
+        if self._fused and is_grad_enabled():  # a fused model keeps nothing for a backward it cannot run
+            with no_grad():
+                return self(*args, **kwargs)
         # The storage dtype of this forward (st.amp), for pass_gradient: the backward may run after
         # the autocast block has closed.
         object.__setattr__(self, "_grad_dtype", storage_dtype())
@@ -166,6 +171,9 @@ class Module(ModuleHooks):
     def saved_for_backward(self) -> tuple:
         """Return (and release) what the last forward kept; a clear error if there is nothing."""
         saved = self._saved
+        if saved is None and self._fused:
+            raise RuntimeError(f"{self.label()}: this model was fused for inference (model.fuse()) and has no "
+                               "backward; train the original model, and fuse it again afterwards")
         if saved is None:
             raise RuntimeError(
                 f"{self.label()}: backward() needs a forward() first (one backward per forward, "
@@ -278,6 +286,9 @@ class Module(ModuleHooks):
     # ----------------------------------------------------------------- modes and housekeeping
     def train(self, mode: bool = True) -> "Module":
         """Training mode (dropout active, batch norm uses batch statistics) for every submodule."""
+        if mode and self._fused:
+            raise RuntimeError(f"{self.label()}: this model was fused for inference (model.fuse()) and cannot "
+                               "train; train the original model, and fuse it again afterwards")
         for module in self.modules():
             object.__setattr__(module, "training", mode)
         return self
@@ -294,6 +305,14 @@ class Module(ModuleHooks):
                 child.apply(fn)
         fn(self)
         return self
+
+    def fuse(self) -> "Module":
+        """An equivalent copy for inference only, each Conv2d + BatchNorm2d folded into one Conv2d with
+        W' = W * gamma / sqrt(var + eps) and b' = (b - mean) * gamma / sqrt(var + eps) + beta per output
+        channel (see strided/nn/fuse.py). This model is left as it is."""
+        from .fuse import fuse  # fuse knows the layers and blocks, which import this module
+
+        return fuse(self)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
         """Freeze (False) or unfreeze every parameter of this module and its submodules, e.g. a pretrained
