@@ -27,11 +27,16 @@ from .conv_layout import (
     restore_grid,
     tap_views,
 )
+from .threads import parallel_for
 from .workspace import WORKSPACE
 
 # Images per chunk are chosen so that one chunk's columns take about this many bytes: small enough to stay
 # in cache between the gather and the matrix products, large enough for efficient products.
 CHUNK_BYTES = 4 * 2**20
+# The batch is cut into up to SPLIT_CHUNKS chunks for threads to share, none under SPLIT_MIN_BYTES of columns:
+# smaller work stays in one chunk, without the pool's hand-offs.
+SPLIT_CHUNKS = 8
+SPLIT_MIN_BYTES = 256 * 2**10
 
 
 def _by_group(matrix: np.ndarray, groups: int) -> np.ndarray:
@@ -49,7 +54,10 @@ def image_chunks(g: ConvGeometry, dtype) -> tuple[int, list]:
     if g.n == 0:  # an empty batch: no chunk, and buffers for one image
         return 1, []
     per_image = g.c * g.kh * g.kw * g.grid_h * g.grid_w * np.dtype(dtype).itemsize
-    most = max(1, min(g.n, CHUNK_BYTES // max(per_image, 1)))
+    # At most CHUNK_BYTES a chunk; and up to SPLIT_CHUNKS chunks of at least SPLIT_MIN_BYTES, for the
+    # threads. The chunks depend on the shapes only, never on the thread count: so do the sums over them.
+    split = max(-(-g.n // SPLIT_CHUNKS), SPLIT_MIN_BYTES // max(per_image, 1))
+    most = max(1, min(g.n, CHUNK_BYTES // max(per_image, 1), split))
     size = -(-g.n // -(-g.n // most))  # as many chunks as needed, as even as possible
     return size, [(first, min(size, g.n - first)) for first in range(0, g.n, size)]
 
@@ -69,11 +77,13 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, need_back
     flat = pad_into_grid(x, g)
     size, chunks = image_chunks(g, x.dtype)
     rows, grid, width = g.c * g.kh * g.kw, (g.grid_h, g.grid_w), size * g.grid_h * g.grid_w
-    cols_buf = WORKSPACE.take_scratch("cols", (rows, width), x.dtype)
-    product_buf = WORKSPACE.take_scratch("product", (g.c_out, width), x.dtype)
     weights, windows = _grouped_weight(weight, g.groups), tap_views(flat, g)
     y = np.empty((g.n, g.c_out, g.out_h, g.out_w), x.dtype)
-    for first, count in chunks:
+
+    def forward_chunk(chunk):  # images first..first+count-1 into y; buffers per chunk in flight (threads)
+        first, count = chunk
+        cols_buf = WORKSPACE.take_scratch("cols", (rows, width), x.dtype)
+        product_buf = WORKSPACE.take_scratch("product", (g.c_out, width), x.dtype)
         cols = im2col_images(windows, g, first, count, _columns(cols_buf, count, g))
         product = _columns(product_buf, count, g)
         np.matmul(weights, _by_group(cols, g.groups), out=_by_group(product, g.groups))
@@ -81,8 +91,10 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, need_back
             np.add(product, bias[:, None], out=product)
         valid = product.reshape(g.c_out, count, *grid)[:, :, :g.out_h, :g.out_w]
         np.copyto(y[first:first + count], valid.transpose(1, 0, 2, 3))
-    WORKSPACE.give_scratch("cols", cols_buf)
-    WORKSPACE.give_scratch("product", product_buf)
+        WORKSPACE.give_scratch("cols", cols_buf)
+        WORKSPACE.give_scratch("product", product_buf)
+
+    parallel_for(forward_chunk, chunks)
     if not need_backward:
         release_grid(flat, g)
         return y, None
@@ -109,36 +121,47 @@ def conv2d_backward(ctx, grad_out):
     dtype, groups = grad_out.dtype, g.groups
     size, chunks = image_chunks(g, dtype)
     rows, grid, width = g.c * g.kh * g.kw, (g.grid_h, g.grid_w), size * g.grid_h * g.grid_w
-    cols_buf = WORKSPACE.take_scratch("cols", (rows, width), dtype)
-    dcols_buf = WORKSPACE.take_scratch("cols", (rows, width), dtype)
-    # dL/dy in the cols layout. Only the valid pixels are ever written, so the scratch rows and columns
-    # stay zero from the buffer's creation (its key holds the output size).
-    grad_buf = WORKSPACE.take("grad", (g.c_out, size) + grid, dtype, (g.out_h, g.out_w), zeros=True)
     dflat = WORKSPACE.take_scratch("dgrid", (g.grid_size,), dtype)
     dflat.fill(0)
     weights, windows, dwindows = _grouped_weight(weight, groups), tap_views(flat, g), tap_views(dflat, g)
     grad_weight = np.zeros(weights.shape, dtype)
-    partial = np.empty(weights.shape, dtype)
     grad_bias = np.zeros(g.c_out, dtype) if ctx.has_bias else None
     # The bias gradient, sum of g over (n, i, j), as a product with ones: one BLAS call over the long rows
     # of the column layout, 3x faster than .sum there (the scratch columns of g are zero).
     ones = np.ones(width, dtype) if ctx.has_bias else None
-    for first, count in chunks:
+
+    def chunk_products(chunk):
+        """This chunk's parts of dW and db, and its dcols = W^T @ g (buffers per chunk in flight)."""
+        first, count = chunk
+        cols_buf = WORKSPACE.take_scratch("cols", (rows, width), dtype)
+        dcols_buf = WORKSPACE.take_scratch("cols", (rows, width), dtype)
+        # dL/dy in the cols layout. Only the valid pixels are ever written, so the scratch rows and columns
+        # stay zero from the buffer's creation (its key holds the output size).
+        grad_buf = WORKSPACE.take("grad", (g.c_out, size) + grid, dtype, (g.out_h, g.out_w), zeros=True)
         grad_buf[:, :count, :g.out_h, :g.out_w] = grad_out[first:first + count].transpose(1, 0, 2, 3)
         grad = _columns(grad_buf.reshape(g.c_out, width), count, g)
         cols = im2col_images(windows, g, first, count, _columns(cols_buf, count, g))
         grad_rows = _by_group(grad, groups)
-        np.matmul(grad_rows, np.swapaxes(_by_group(cols, groups), -1, -2), out=partial)
-        grad_weight += partial
-        if ctx.has_bias:
-            grad_bias += grad @ ones[:grad.shape[1]]
+        partial = np.matmul(grad_rows, np.swapaxes(_by_group(cols, groups), -1, -2))
+        partial_bias = grad @ ones[:grad.shape[1]] if ctx.has_bias else None
         dcols = _columns(dcols_buf, count, g)
         np.matmul(np.swapaxes(weights, -1, -2), grad_rows, out=_by_group(dcols, groups))
+        WORKSPACE.give_scratch("cols", cols_buf)
+        WORKSPACE.give("grad", grad_buf, (g.out_h, g.out_w))
+        return chunk, partial, partial_bias, dcols_buf, dcols
+
+    def add_in_order(products):
+        """One chunk at a time, in chunk order: the sums come out the same for any thread count, and
+        neighbouring chunks' col2im add into the same border rows of the gradient grid."""
+        (first, count), partial, partial_bias, dcols_buf, dcols = products
+        np.add(grad_weight, partial, out=grad_weight)
+        if ctx.has_bias:
+            np.add(grad_bias, partial_bias, out=grad_bias)
         col2im_images(dcols, dwindows, g, first, count)
+        WORKSPACE.give_scratch("cols", dcols_buf)
+
+    parallel_for(chunk_products, chunks, then=add_in_order)
     grad_x = grid_to_images(dflat, g)
-    for buffer in (cols_buf, dcols_buf):
-        WORKSPACE.give_scratch("cols", buffer)
-    WORKSPACE.give("grad", grad_buf, (g.out_h, g.out_w))
     WORKSPACE.give_scratch("dgrid", dflat)
     if restored:
         release_restored_grid(flat)
