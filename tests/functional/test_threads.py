@@ -2,6 +2,7 @@
 run on 1, 2 and 3 threads giving bit-for-bit the same results (the chunks and the order of every sum over them
 depend on the shapes only), BLAS's thread setting given back, several user threads at once."""
 
+import sys
 import threading
 import time
 
@@ -107,10 +108,31 @@ def test_blas_threads_held_to_one_inside_and_given_back_after():
     assert all(counts == [1] * len(before) for counts in inside)
 
 
-def test_one_thread_leaves_blas_alone(monkeypatch):
+class _Untouchable:
+    def __enter__(self):
+        pytest.fail("BLAS's setting touched")
+
+    def __exit__(self, *exc):
+        pass
+
+
+def test_one_thread_or_one_item_leaves_blas_alone(monkeypatch):
+    monkeypatch.setattr(threads, "_blas_hold", _Untouchable())
     st.set_num_threads(1)
-    monkeypatch.setattr(threads._blas_hold, "__enter__", lambda: pytest.fail("BLAS touched with one thread"))
     assert threads.parallel_for(lambda i: i, range(4)) == [0, 1, 2, 3]
+    st.set_num_threads(2)
+    assert threads.parallel_for(lambda i: i, range(1)) == [0]
+    with pytest.raises(pytest.fail.Exception):
+        threads.parallel_for(lambda i: i, range(2))  # the check above can fail
+
+
+def test_threads_run_without_threadpoolctl(monkeypatch):
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import threadpoolctl now raises ImportError
+    hold = threads._BlasHold()
+    monkeypatch.setattr(threads, "_blas_hold", hold)
+    st.set_num_threads(2)
+    assert threads.parallel_for(lambda i: i + 1, range(5)) == [1, 2, 3, 4, 5]
+    assert hold._libraries == []
 
 
 # ------------------------------------------------------------------------------------------------ kernels
@@ -122,6 +144,17 @@ def _conv_results(call, n_threads, dtype, bias, seed=1):
     y, ctx = fast.conv2d_forward(x, w, b if bias else None, stride, padding, dilation, groups)
     grad = rng.standard_normal(y.shape).astype(dtype)
     return (y,) + ctx.backward(grad)
+
+
+def _conv_in_child():
+    """In a forked child: a threaded conv equals the one-thread one, and two threads really run at once."""
+    call = ((6, 3, 9, 9), (4, 3, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    fast_conv.SPLIT_MIN_BYTES = 0
+    _identical(_conv_results(call, 2, np.float64, True), _conv_results(call, 1, np.float64, True))
+    st.set_num_threads(2)
+    barrier = threading.Barrier(2, timeout=10)  # passes only if both items run at once
+    names = threads.parallel_for(lambda _: barrier.wait() is not None and threading.current_thread().name, range(2))
+    return len(set(names))
 
 
 def _identical(results, expected):
@@ -217,3 +250,14 @@ def test_batch_kernels_bitwise_equal_on_1_2_3_threads_and_equal_the_reference(na
     else:
         args = (None, None, True) if name.endswith("train") else (np.zeros(5), np.ones(5), False)
         _both("batch_norm", 6, x, args[0], args[1], rng.standard_normal(5), rng.standard_normal(5), args[2], 0.1, 1e-5)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_its_own_pool():
+    import multiprocessing
+
+    st.set_num_threads(2)
+    threads.parallel_for(lambda i: i, range(4))  # the parent's pool exists now
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        assert pool.apply(_conv_in_child, ()) == 2

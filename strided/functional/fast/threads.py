@@ -75,6 +75,16 @@ def _helpers(count: int) -> ThreadPoolExecutor:
         return _executor
 
 
+def _forget_pool_after_fork() -> None:
+    """A forked child (a data loader's worker, say) has none of the parent's threads: start a new pool."""
+    global _executor, _executor_size, _lock
+    _executor, _executor_size, _lock = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 # ------------------------------------------------------------------------------------------------ BLAS hold
 class _BlasHold:
     """Holds BLAS to one thread while any parallel region runs; the first in sets it, the last out restores.
