@@ -18,7 +18,6 @@ import numpy as np
 
 from ..dispatch import Context
 from ..erf import erfc
-from .threads import batch_slices, parallel_for
 from .workspace import shared_zeros
 
 _SQRT_HALF = math.sqrt(0.5)
@@ -32,22 +31,12 @@ def relu(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """y = max(x, 0), into ``out`` if given (``out=x`` works in place)."""
     # Against an array of zeros rather than the scalar 0: NumPy's SIMD loop for maximum needs two
     # arrays, 2 to 4 times faster (see shared_zeros).
-    zeros, slices = shared_zeros(x.shape, x.dtype), batch_slices(x)
-    if len(slices) == 1:
-        return np.maximum(x, zeros, out=out)
-    out = np.empty_like(x) if out is None else out
-    parallel_for(lambda s: np.maximum(x[s], zeros[s], out=out[s]), slices)  # pieces of the batch, threads
-    return out
+    return np.maximum(x, shared_zeros(x.shape, x.dtype), out=out)
 
 
 def relu_grad(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
     """dx = grad where y > 0, else 0 (0 at x = 0, as PyTorch)."""
-    slices = batch_slices(grad)
-    if len(slices) == 1:
-        return grad * (y > 0)
-    dx = np.empty(np.broadcast_shapes(grad.shape, y.shape), np.result_type(grad, y > 0))
-    parallel_for(lambda s: np.multiply(grad[s], y[s] > 0, out=dx[s]), slices)
-    return dx
+    return grad * (y > 0)
 
 
 def leaky_relu(x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:

@@ -38,7 +38,13 @@ def _spread(values: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def _channel_op(op, a: np.ndarray, values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """op(a, values per channel), shaped like a (into ``out`` if given)."""
+    """op(a, values per channel), shaped like a (into ``out`` if given).
+
+    On pieces of the batch on strided's threads (fast/threads.py) when large: training batch norm on
+    (128, 32, 28, 28) float32, 2 threads against 1, forward 6.2-11.8 against 7.6-23.8 ms (best of 25),
+    backward 6.8-11.1 against 15.2-34.7 ms, the same CPU time (load 10-12 on 2 cores). The per-channel sums
+    stay one pass: cutting them would change their rounding with the thread count.
+    """
     if a.shape[0] < SPREAD_MIN_SAMPLES:  # the repeated row would be as large as a itself: broadcast instead
         return op(a, values.astype(a.dtype, copy=False).reshape((1, -1) + (1,) * (a.ndim - 2)), out=out)
     rows, spread, slices = _rows(a), _spread(values, a), batch_slices(a)

@@ -238,6 +238,9 @@ def scatter_to_argmax(grad_out: np.ndarray, flat_index: np.ndarray, input_shape,
 
 
 # --------------------------------------------------------------------------- the kernel interface
+# Max pooling runs on pieces of the batch on strided's threads (fast/threads.py): 2x2 on (128, 32, 28, 28)
+# float32, 2 threads against 1: forward 7.2-8.0 against 20.6-20.9 ms (best of 25), backward 9.6-11.0 against
+# 19.5-23.1 ms, with the same CPU time (6.5-7.9 against 7.5-8.5 ms); measured at load 10-12 on 2 cores.
 def _joined(pieces: list):
     """The results of the threads' pieces of the batch (arrays, or tuples of arrays or None), joined along it."""
     if len(pieces) == 1:
