@@ -6,7 +6,10 @@ col2im(W^T @ g)), on the grid layout of ``conv_layout``, a chunk of images at a 
 * the columns of a chunk of images stay in cache from the gather to the products (CHUNK_BYTES), and the
   backward gathers them again from the padded input instead of keeping the K_h*K_w times larger cols;
 * the work buffers (columns, products, the output gradient in column layout, the gradient grid) come
-  from the pool of ``workspace``; the context keeps the padded-input grid, and the backward gives it back.
+  from the pool of ``workspace``; the context keeps the padded-input grid, and the backward gives it back;
+* the chunks run on strided's threads (``threads.parallel_for``), each with its own work buffers; the
+  backward's dW and db sums and its col2im run one chunk at a time in chunk order (neighbouring chunks add
+  into the same border rows of the gradient grid), so results are bitwise the same for any thread count.
 
 tests/functional/test_fast_equals_reference.py holds the two to 1e-12 in float64.
 """
@@ -34,7 +37,9 @@ from .workspace import WORKSPACE
 # in cache between the gather and the matrix products, large enough for efficient products.
 CHUNK_BYTES = 4 * 2**20
 # The batch is cut into up to SPLIT_CHUNKS chunks for threads to share, none under SPLIT_MIN_BYTES of columns:
-# smaller work stays in one chunk, without the pool's hand-offs.
+# smaller work stays in one chunk, without the pool's hand-offs (25-70 us each, see fast/threads.py). With one
+# thread the cut costs nothing measurable: CPU time of conv forward + backward on the benchmark layers before
+# and after, medians of 3 processes at load 13: 16.2/14.2, 70.8/77.8, 19.5/19.3, 14.4/15.3 ms (noise).
 SPLIT_CHUNKS = 8
 SPLIT_MIN_BYTES = 256 * 2**10
 
@@ -50,7 +55,8 @@ def _grouped_weight(weight: np.ndarray, groups: int) -> np.ndarray:
 
 
 def image_chunks(g: ConvGeometry, dtype) -> tuple[int, list]:
-    """(images per chunk, [(first, count), ...]): chunks whose columns take about CHUNK_BYTES."""
+    """(images per chunk, [(first, count), ...]): chunks whose columns take at most about CHUNK_BYTES, cut
+    into up to SPLIT_CHUNKS for the threads; the same chunks for any thread count."""
     if g.n == 0:  # an empty batch: no chunk, and buffers for one image
         return 1, []
     per_image = g.c * g.kh * g.kw * g.grid_h * g.grid_w * np.dtype(dtype).itemsize

@@ -189,7 +189,8 @@ def parallel_for(fn, items, then=None) -> list:
 
 # ------------------------------------------------------------------------------------------------ batch slices
 # Elementwise work is cut for threads only when each piece has at least this many bytes: below it, the
-# hand-off to a pool thread (about 20-50 us) costs more than the piece.
+# hand-off costs more than the piece. parallel_for over 2 empty items on 2 threads: 25 us at best, 69 us
+# median (load 11 on 2 cores); one pass over 256 KiB takes 25-50 us.
 MIN_PIECE_BYTES = 256 * 2**10
 PIECES_PER_THREAD = 2  # a little more than one piece each, so a thread slowed by other load holds up less
 
