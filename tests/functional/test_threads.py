@@ -42,6 +42,12 @@ def test_default_is_the_physical_core_count_and_set_get_round_trip():
         assert st.get_num_threads() == n
 
 
+@pytest.mark.parametrize("value, expected", [("3", 3), ("1", 1), ("0", None), ("x", None), ("", None)])
+def test_default_follows_omp_num_threads_as_pytorch(value, expected, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", value)
+    assert threads.default_num_threads() == (expected or threads.physical_cores())
+
+
 @pytest.mark.parametrize("bad, error", [(0, ValueError), (-2, ValueError), (2.0, TypeError), (True, TypeError),
                                         ("2", TypeError), (None, TypeError)])
 def test_set_num_threads_rejects(bad, error):

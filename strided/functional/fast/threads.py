@@ -9,7 +9,8 @@ kernel stays on one thread: ReLU (one pass over memory; 2 threads took 1.3x its 
 wall time, 128x32x28x28 float32, load 10-12).
 
 * ``set_num_threads(n)`` / ``get_num_threads()``: torch.set_num_threads' names and rule (n >= 1); the
-  default is the number of physical cores this process may run on (PyTorch's default). With one thread
+  default is OMP_NUM_THREADS if set, else the number of physical cores this process may run on (PyTorch's
+  default). With one thread
   every kernel is the plain loop it always was: no pool, BLAS untouched.
 * ``parallel_for(fn, items, then)``: fn(item) for every item, on up to n threads (the calling thread is one
   of them), results in item order. ``then(result)``, if given, runs one result at a time in item order:
@@ -47,7 +48,14 @@ def physical_cores() -> int:
     return max(1, len(cores))
 
 
-_num_threads = physical_cores()
+def default_num_threads() -> int:
+    """OMP_NUM_THREADS if set to a positive integer (as PyTorch; ``strided train --nproc N`` sets it to
+    cores / N for each rank), else the physical cores."""
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else physical_cores()
+
+
+_num_threads = default_num_threads()
 
 
 def set_num_threads(n: int) -> None:
