@@ -6,7 +6,10 @@ col2im(W^T @ g)), on the grid layout of ``conv_layout``, a chunk of images at a 
 * the columns of a chunk of images stay in cache from the gather to the products (CHUNK_BYTES), and the
   backward gathers them again from the padded input instead of keeping the K_h*K_w times larger cols;
 * the work buffers (columns, products, the output gradient in column layout, the gradient grid) come
-  from the pool of ``workspace``; the context keeps the padded-input grid, and the backward gives it back.
+  from the pool of ``workspace``; the context keeps the padded-input grid, and the backward gives it back;
+* the chunks run on strided's threads (``threads.parallel_for``), each with its own work buffers; the
+  backward's dW and db sums and its col2im run one chunk at a time in chunk order (neighbouring chunks add
+  into the same border rows of the gradient grid), so results are bitwise the same for any thread count.
 
 tests/functional/test_fast_equals_reference.py holds the two to 1e-12 in float64.
 """
@@ -28,12 +31,19 @@ from .conv_layout import (
     restore_grid,
     tap_views,
 )
+from .threads import parallel_for
 from .winograd import winograd_applies
 from .workspace import WORKSPACE
 
 # Images per chunk are chosen so that one chunk's columns take about this many bytes: small enough to stay
 # in cache between the gather and the matrix products, large enough for efficient products.
 CHUNK_BYTES = 4 * 2**20
+# The batch is cut into up to SPLIT_CHUNKS chunks for threads to share, none under SPLIT_MIN_BYTES of columns:
+# smaller work stays in one chunk, without the pool's hand-offs (25-70 us each, see fast/threads.py). With one
+# thread the cut costs nothing measurable: CPU time of conv forward + backward on the benchmark layers before
+# and after, medians of 3 processes at load 13: 16.2/14.2, 70.8/77.8, 19.5/19.3, 14.4/15.3 ms (noise).
+SPLIT_CHUNKS = 8
+SPLIT_MIN_BYTES = 256 * 2**10
 
 
 def _by_group(matrix: np.ndarray, groups: int) -> np.ndarray:
@@ -47,11 +57,15 @@ def _grouped_weight(weight: np.ndarray, groups: int) -> np.ndarray:
 
 
 def image_chunks(g: ConvGeometry, dtype) -> tuple[int, list]:
-    """(images per chunk, [(first, count), ...]): chunks whose columns take about CHUNK_BYTES."""
+    """(images per chunk, [(first, count), ...]): chunks whose columns take at most about CHUNK_BYTES, cut
+    into up to SPLIT_CHUNKS for the threads; the same chunks for any thread count."""
     if g.n == 0:  # an empty batch: no chunk, and buffers for one image
         return 1, []
     per_image = g.c * g.kh * g.kw * g.grid_h * g.grid_w * np.dtype(dtype).itemsize
-    most = max(1, min(g.n, CHUNK_BYTES // max(per_image, 1)))
+    # At most CHUNK_BYTES a chunk; and up to SPLIT_CHUNKS chunks of at least SPLIT_MIN_BYTES, for the
+    # threads. The chunks depend on the shapes only, never on the thread count: so do the sums over them.
+    split = max(-(-g.n // SPLIT_CHUNKS), SPLIT_MIN_BYTES // max(per_image, 1))
+    most = max(1, min(g.n, CHUNK_BYTES // max(per_image, 1), split))
     size = -(-g.n // -(-g.n // most))  # as many chunks as needed, as even as possible
     return size, [(first, min(size, g.n - first)) for first in range(0, g.n, size)]
 
@@ -74,11 +88,13 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, need_back
     flat = pad_into_grid(x, g)
     size, chunks = image_chunks(g, x.dtype)
     rows, grid, width = g.c * g.kh * g.kw, (g.grid_h, g.grid_w), size * g.grid_h * g.grid_w
-    cols_buf = WORKSPACE.take_scratch("cols", (rows, width), x.dtype)
-    product_buf = WORKSPACE.take_scratch("product", (g.c_out, width), x.dtype)
     weights, windows = _grouped_weight(weight, g.groups), tap_views(flat, g)
     y = np.empty((g.n, g.c_out, g.out_h, g.out_w), x.dtype)
-    for first, count in chunks:
+
+    def forward_chunk(chunk):  # images first..first+count-1 into y; buffers per chunk in flight (threads)
+        first, count = chunk
+        cols_buf = WORKSPACE.take_scratch("cols", (rows, width), x.dtype)
+        product_buf = WORKSPACE.take_scratch("product", (g.c_out, width), x.dtype)
         cols = im2col_images(windows, g, first, count, _columns(cols_buf, count, g))
         product = _columns(product_buf, count, g)
         np.matmul(weights, _by_group(cols, g.groups), out=_by_group(product, g.groups))
@@ -86,8 +102,10 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, need_back
             np.add(product, bias[:, None], out=product)
         valid = product.reshape(g.c_out, count, *grid)[:, :, :g.out_h, :g.out_w]
         np.copyto(y[first:first + count], valid.transpose(1, 0, 2, 3))
-    WORKSPACE.give_scratch("cols", cols_buf)
-    WORKSPACE.give_scratch("product", product_buf)
+        WORKSPACE.give_scratch("cols", cols_buf)
+        WORKSPACE.give_scratch("product", product_buf)
+
+    parallel_for(forward_chunk, chunks)
     if not need_backward:
         release_grid(flat, g)
         return y, None
@@ -114,21 +132,23 @@ def conv2d_backward(ctx, grad_out):
     dtype, groups = grad_out.dtype, g.groups
     size, chunks = image_chunks(g, dtype)
     rows, grid, width = g.c * g.kh * g.kw, (g.grid_h, g.grid_w), size * g.grid_h * g.grid_w
-    cols_buf = WORKSPACE.take_scratch("cols", (rows, width), dtype)
-    dcols_buf = WORKSPACE.take_scratch("cols", (rows, width), dtype)
-    # dL/dy in the cols layout. Only the valid pixels are ever written, so the scratch rows and columns
-    # stay zero from the buffer's creation (its key holds the output size).
-    grad_buf = WORKSPACE.take("grad", (g.c_out, size) + grid, dtype, (g.out_h, g.out_w), zeros=True)
     dflat = WORKSPACE.take_scratch("dgrid", (g.grid_size,), dtype)
     dflat.fill(0)
     weights, windows, dwindows = _grouped_weight(weight, groups), tap_views(flat, g), tap_views(dflat, g)
     grad_weight = np.zeros(weights.shape, dtype)
-    partial = np.empty(weights.shape[:-2] + weights.shape[:-3:-1], dtype)  # dW^T of one chunk
     grad_bias = np.zeros(g.c_out, dtype) if ctx.has_bias else None
     # The bias gradient, sum of g over (n, i, j), as a product with ones: one BLAS call over the long rows
     # of the column layout, 3x faster than .sum there (the scratch columns of g are zero).
     ones = np.ones(width, dtype) if ctx.has_bias else None
-    for first, count in chunks:
+
+    def chunk_products(chunk):
+        """This chunk's parts of dW and db, and its dcols = W^T @ g (buffers per chunk in flight)."""
+        first, count = chunk
+        cols_buf = WORKSPACE.take_scratch("cols", (rows, width), dtype)
+        dcols_buf = WORKSPACE.take_scratch("cols", (rows, width), dtype)
+        # dL/dy in the cols layout. Only the valid pixels are ever written, so the scratch rows and columns
+        # stay zero from the buffer's creation (its key holds the output size).
+        grad_buf = WORKSPACE.take("grad", (g.c_out, size) + grid, dtype, (g.out_h, g.out_w), zeros=True)
         grad_buf[:, :count, :g.out_h, :g.out_w] = grad_out[first:first + count].transpose(1, 0, 2, 3)
         grad = _columns(grad_buf.reshape(g.c_out, width), count, g)
         cols = im2col_images(windows, g, first, count, _columns(cols_buf, count, g))
@@ -136,17 +156,26 @@ def conv2d_backward(ctx, grad_out):
         # dW^T = cols @ g^T, not dW = g @ cols^T: the same with 1 BLAS thread (19.6 against 21.6 ms CPU at
         # 64x32000 @ 32000x320), but with 2 threads at load 13 g @ cols^T took 2402 ms wall (722 ms CPU)
         # against 98 ms (28 ms CPU) for this order (benchmarks/bench_winograd.py --orders).
-        np.matmul(_by_group(cols, groups), np.swapaxes(grad_rows, -1, -2), out=partial)
-        grad_weight += np.swapaxes(partial, -1, -2)
-        if ctx.has_bias:
-            grad_bias += grad @ ones[:grad.shape[1]]
+        partial = np.swapaxes(np.matmul(_by_group(cols, groups), np.swapaxes(grad_rows, -1, -2)), -1, -2)
+        partial_bias = grad @ ones[:grad.shape[1]] if ctx.has_bias else None
         dcols = _columns(dcols_buf, count, g)
         np.matmul(np.swapaxes(weights, -1, -2), grad_rows, out=_by_group(dcols, groups))
+        WORKSPACE.give_scratch("cols", cols_buf)
+        WORKSPACE.give("grad", grad_buf, (g.out_h, g.out_w))
+        return chunk, partial, partial_bias, dcols_buf, dcols
+
+    def add_in_order(products):
+        """One chunk at a time, in chunk order: the sums come out the same for any thread count, and
+        neighbouring chunks' col2im add into the same border rows of the gradient grid."""
+        (first, count), partial, partial_bias, dcols_buf, dcols = products
+        np.add(grad_weight, partial, out=grad_weight)
+        if ctx.has_bias:
+            np.add(grad_bias, partial_bias, out=grad_bias)
         col2im_images(dcols, dwindows, g, first, count)
+        WORKSPACE.give_scratch("cols", dcols_buf)
+
+    parallel_for(chunk_products, chunks, then=add_in_order)
     grad_x = grid_to_images(dflat, g)
-    for buffer in (cols_buf, dcols_buf):
-        WORKSPACE.give_scratch("cols", buffer)
-    WORKSPACE.give("grad", grad_buf, (g.out_h, g.out_w))
     WORKSPACE.give_scratch("dgrid", dflat)
     if restored:
         release_restored_grid(flat)

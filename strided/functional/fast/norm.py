@@ -18,6 +18,7 @@ import numpy as np
 
 from ..dispatch import Context
 from ..reference.norm import update_running_stats
+from .threads import batch_slices, parallel_for
 
 # From this many samples on, per-channel operations run along repeated rows (see _spread): measured faster
 # from 4 samples of (32, 28, 28) on (88 against 106 us), slower for 1 (61 against 43 us).
@@ -37,11 +38,22 @@ def _spread(values: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def _channel_op(op, a: np.ndarray, values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """op(a, values per channel), shaped like a (into ``out`` if given)."""
+    """op(a, values per channel), shaped like a (into ``out`` if given).
+
+    On pieces of the batch on strided's threads (fast/threads.py) when large: training batch norm on
+    (128, 32, 28, 28) float32, 2 threads against 1, forward 6.2-11.8 against 7.6-23.8 ms (best of 25),
+    backward 6.8-11.1 against 15.2-34.7 ms, the same CPU time (load 10-12 on 2 cores). The per-channel sums
+    stay one pass: cutting them would change their rounding with the thread count.
+    """
     if a.shape[0] < SPREAD_MIN_SAMPLES:  # the repeated row would be as large as a itself: broadcast instead
         return op(a, values.astype(a.dtype, copy=False).reshape((1, -1) + (1,) * (a.ndim - 2)), out=out)
-    result = op(_rows(a), _spread(values, a), out=None if out is None else _rows(out))
-    return result.reshape(a.shape)
+    rows, spread, slices = _rows(a), _spread(values, a), batch_slices(a)
+    if len(slices) == 1:
+        return op(rows, spread, out=None if out is None else _rows(out)).reshape(a.shape)
+    out = np.empty(a.shape, a.dtype) if out is None else out
+    out_rows = _rows(out)
+    parallel_for(lambda s: op(rows[s], spread, out=out_rows[s]), slices)  # pieces of the batch, threads
+    return out
 
 
 def _as_ncl(a: np.ndarray) -> np.ndarray:
