@@ -80,7 +80,7 @@ def run_child(variant: Variant, kind: str, threads: int, **options) -> dict:
     """Run worker.py ``kind`` for ``variant`` in a fresh process; its one JSON line as a dict."""
     command = [sys.executable, str(WORKER), kind, variant.library, "--threads", str(threads)]
     for name, value in options.items():
-        command += [f"--{name}", value if isinstance(value, str) else json.dumps(value)]
+        command += [f"--{name.replace('_', '-')}", value if isinstance(value, str) else json.dumps(value)]
     what = f"the {variant.label} process ({kind}{' ' + options['case'] if 'case' in options else ''})"
     try:
         done = subprocess.run(command, env=child_env(variant, threads), capture_output=True, text=True,
