@@ -128,9 +128,12 @@ def time_cases(variants: list, cases, args) -> list:
             rounds.append({"order": [v.label for v in order], **results})
             times = ", ".join(f"{label} {result['ms']:.2f} ms" for label, result in results.items())
             _progress(f"{case} round {r + 1}/{args.rounds}: {times} (load {results[order[-1].label]['load']:.1f})")
-        medians = [{v.label: r[v.label]["ms"] for v in variants} for r in rounds]
-        rows.append({"case": case, **summary.summarize_case(medians, [v.label for v in variants], TARGETS[case]),
-                     "processes": rounds})
+        labels = [v.label for v in variants]
+        row = summary.summarize_case([{label: r[label]["ms"] for label in labels} for r in rounds], labels,
+                                     TARGETS[case])
+        cpu = summary.summarize_case([{label: r[label]["cpu_ms"] for label in labels} for r in rounds], labels,
+                                     TARGETS[case])
+        rows.append({"case": case, **row, "cpu_ms": cpu["ms"], "cpu_ratios": cpu["ratios"], "processes": rounds})
     return rows
 
 

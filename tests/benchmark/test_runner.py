@@ -72,6 +72,7 @@ def test_the_result_holds_the_figures_of_every_process_and_their_summary(monkeyp
     assert row["ratios"]["strided/torch"]["ratio"] == 2.0 and row["target"] == 1.3 and row["met"] is False
     assert [p["order"] for p in row["processes"]] == [["strided", "torch"], ["torch", "strided"], ["strided", "torch"]]
     assert row["processes"][1]["torch"]["ms"] == 8.0
+    assert row["cpu_ms"]["strided"]["median"] == 12.0 and row["cpu_ratios"]["strided/torch"]["ratio"] == 2.0
     header = result["header"]
     assert {"cpu", "flags", "cores", "load_start", "load_end", "threads", "libraries"} <= set(header)
     assert header["threads"] == 2 and header["libraries"]["strided"]["matmul_gflops"] == 100.0
