@@ -127,7 +127,7 @@ def time_cases(variants: list, cases, args) -> list:
                                           repeats=args.repeats) for v in order}
             rounds.append({"order": [v.label for v in order], **results})
             times = ", ".join(f"{label} {result['ms']:.2f} ms" for label, result in results.items())
-            _progress(f"{case} round {r + 1}/{args.rounds}: {times} (load {results[order[-1].label]['load']:.1f})")
+            _progress(f"{case} round {r + 1}/{args.rounds}: {times} (load {' '.join(map(str, load_average()))})")
         labels = [v.label for v in variants]
         row = summary.summarize_case([{label: r[label]["ms"] for label in labels} for r in rounds], labels,
                                      TARGETS[case])

@@ -177,7 +177,7 @@ def main(argv=None) -> None:
         result = measure_memory(args.library)
     else:
         result = describe(args.library, args.matmul_size)
-    result["load"] = os.getloadavg()[0]
+    result["load"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     print(json.dumps(result))
 
 
