@@ -71,18 +71,23 @@ def _strided_train_step(model, optimizer, x, y):
     return step
 
 
+def _strided_forward_backward(model, input_shape, output_shape):
+    """A step of one forward and one backward of ones, without loss or optimizer."""
+    x, _ = _data(input_shape, 10)
+    grad = np.ones(output_shape, np.float32)
+
+    def step():
+        model.zero_grad()
+        model(x)
+        model.backward(grad)
+
+    return step
+
+
 def build_strided(name: str) -> Case:
     if name == "seed-net":
         model = strided_seed_net()
-        x, _ = _data((32, 1, 28, 28), 10)
-        grad = np.ones((32, 64, 7, 7), np.float32)
-
-        def step():
-            model.zero_grad()
-            model(x)
-            model.backward(grad)
-
-        return Case(name, step, model)
+        return Case(name, _strided_forward_backward(model, (32, 1, 28, 28), (32, 64, 7, 7)), model)
     if name == "fmnist-cnn":
         model = strided_fmnist_cnn()
         x, y = _data((128, 1, 28, 28), 10)
@@ -103,15 +108,7 @@ def build_strided(name: str) -> Case:
         return Case(name, step, model)
     if name == TINY:
         conv = st.nn.Conv2d(1, 4, 3, padding=1)
-        x, _ = _data((2, 1, 8, 8), 10)
-        grad = np.ones((2, 4, 8, 8), np.float32)
-
-        def step():
-            conv.zero_grad()
-            conv(x)
-            conv.backward(grad)
-
-        return Case(name, step, conv)
+        return Case(name, _strided_forward_backward(conv, (2, 1, 8, 8), (2, 4, 8, 8)), conv)
     raise ValueError(f"unknown benchmark case {name!r}")
 
 
@@ -153,17 +150,19 @@ def build_torch(name: str) -> Case:
 
         return step
 
-    if name == "seed-net":
-        model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                              nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
-        x = torch.from_numpy(_data((32, 1, 28, 28), 10)[0])
-        grad = torch.ones(32, 64, 7, 7)
+    def forward_backward(model, input_shape, output_shape):
+        x, grad = torch.from_numpy(_data(input_shape, 10)[0]), torch.ones(output_shape)
 
         def step():
             model.zero_grad()
             model(x).backward(grad)
 
-        return Case(name, step, model)
+        return step
+
+    if name == "seed-net":
+        model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+        return Case(name, forward_backward(model, (32, 1, 28, 28), (32, 64, 7, 7)), model)
     if name == "fmnist-cnn":
         model = fmnist()
         x, y = _data((128, 1, 28, 28), 10)
@@ -186,11 +185,5 @@ def build_torch(name: str) -> Case:
         return Case(name, step, model)
     if name == TINY:
         conv = nn.Conv2d(1, 4, 3, padding=1)
-        x, grad = torch.from_numpy(_data((2, 1, 8, 8), 10)[0]), torch.ones(2, 4, 8, 8)
-
-        def step():
-            conv.zero_grad()
-            conv(x).backward(grad)
-
-        return Case(name, step, conv)
+        return Case(name, forward_backward(conv, (2, 1, 8, 8), (2, 4, 8, 8)), conv)
     raise ValueError(f"unknown benchmark case {name!r}")
