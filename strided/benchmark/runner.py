@@ -1,240 +1,235 @@
-"""Time strided against PyTorch on the same networks, in the same process, and print the ratios.
+"""`strided bench`: time strided against PyTorch on the same networks, each library in its own fresh process.
 
-Method (so that a noisy shared machine still gives a fair answer): both libraries build the same
-case; after a warm-up they alternate in blocks of steps (strided, PyTorch, strided, ...), with a
-pause before each block so that neither library's spinning worker threads slow the other, and the
-medians are compared as a ratio. PyTorch runs with 2 threads. Peak memory is measured in a fresh
-process per library (/proc/self/status), so that neither library's imports count against the other.
-Each conv layer's achieved GFLOP/s is set against the machine's float32 matrix-product rate, the
-practical ceiling for im2col convolution.
+Method. For each case and each of ``--rounds`` rounds, every library runs once in a new Python process
+(worker.py) that builds the case, runs a few uncounted warm-up steps, times ``--repeats`` steps and
+reports their median. The order alternates from round to round (strided then PyTorch, then PyTorch then
+strided, ...; with a baseline tree the three take turns), so that a drift in the machine's load falls on
+both. A fresh process per measurement means that neither library's imports, memory or spinning worker
+threads touch the other's timing. Each library gets ``--threads`` threads (2 by default): OpenMP and BLAS
+through their environment variables in that process alone, PyTorch through torch.set_num_threads and
+strided through st.set_num_threads where the tree has it. summary.py says how the rounds become figures.
+
+Also measured, each in its own processes: every 3x3 conv layer's GFLOP/s (layers.py), the peak memory of
+a resnet-cifar training step, and the float32 matrix-product rate; and recorded: the CPU, its vector
+flags, the cores, the load, and each library's version, BLAS and kernels (machine.py, worker.py info).
+
+``--strided-path DIR`` times the strided of another source tree, ``--baseline-path DIR`` adds one more
+tree as a "baseline" column: the same harness then compares two versions of strided and PyTorch at once.
 """
 
 import argparse
+import importlib.util
 import json
-import statistics
+import os
 import subprocess
 import sys
-import time
-
-import numpy as np
+from dataclasses import dataclass
+from pathlib import Path
 
 import strided as st
 
-from .cases import CASES, TARGETS, build_strided, build_torch
+from ..io.atomic import atomic_write_bytes
+from . import summary
+from .blocks import alternate_in_blocks, ratio_row  # noqa: F401  (benchmarks/bench_conv.py, bench_pool.py use them)
+from .cases import CASES, MEMORY_TARGET, TARGETS, build_strided
+from .layers import conv_layers
+from .machine import load_average, machine_header
+from .report import print_report
+
+WORKER = Path(__file__).resolve().with_name("worker.py")
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+CHILD_TIMEOUT_S = 1800  # one process times one case; far longer means it hangs
+TORCH_HINT = ("strided bench compares against PyTorch, which is not installed: "
+              "pip install torch --index-url https://download.pytorch.org/whl/cpu (the CPU build)")
 
 
-def _median_ms(step, repeats: int, pause: float = 0.3) -> float:
-    """Median ms of ``repeats`` steps in a row, after a pause and one uncounted step (see ``compare``)."""
-    time.sleep(pause)
-    step()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+class BenchError(Exception):
+    """A benchmark that cannot go on: the message is the one line the user sees."""
 
 
-def alternate_in_blocks(steps, repeats: int = 30, block: int = 5, pause: float = 0.3) -> list:
-    """Median ms of each step function, run in turn in blocks of ``block`` timed calls.
+@dataclass(frozen=True)
+class Variant:
+    """One column of the results: ``library`` ('strided' or 'torch') run with ``path`` first on PYTHONPATH."""
 
-    Before each block: a ``pause`` and one uncounted call; round 0 only warms up. Alternating every
-    single call would measure interference instead of speed: after a call, both libraries keep their
-    worker threads spinning for a while (OpenBLAS about 0.1 s), and on two cores those threads slow
-    whichever library runs next (a batch-1 inference measured 3.6 ms that way takes 0.7 ms alone).
-    """
-    times = [[] for _ in steps]
-    for round_ in range(max(1, -(-repeats // block)) + 1):
-        for step, kept in zip(steps, times, strict=True):
-            time.sleep(pause)
-            step()  # wakes the threads; not counted
-            for _ in range(block):
-                start = time.perf_counter()
-                step()
-                if round_:
-                    kept.append(time.perf_counter() - start)
-    return [statistics.median(kept) * 1e3 for kept in times]
+    label: str
+    library: str
+    path: str
 
 
-def ratio_row(steps, repeats: int = 30, **labels) -> dict:
-    """One result row: ``labels``, then the medians in ms of strided's and PyTorch's step (``steps``, in that
-    order, timed by ``alternate_in_blocks``) and their ratio. benchmarks/ scripts make their rows here too."""
-    s, t = alternate_in_blocks(steps, repeats)
-    return {**labels, "strided_ms": s, "torch_ms": t, "ratio": s / t}
+def source_tree(path: str, option: str) -> str:
+    """``path`` as an absolute folder that holds a strided package, else a BenchError naming ``option``."""
+    root = Path(path).expanduser().resolve()
+    if not (root / "strided" / "__init__.py").is_file():
+        raise BenchError(f"{option} {path}: expected a source tree with strided/__init__.py in it, found none")
+    return str(root)
 
 
-def compare(name: str, repeats: int = 30) -> dict:
-    """strided and PyTorch on one case (``alternate_in_blocks``): medians in ms, their ratio and the target."""
-    row = ratio_row([build_strided(name).step, build_torch(name).step], repeats, case=name)
-    return {**row, "target": TARGETS[name]}
+def child_env(variant: Variant, threads: int) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [variant.path, env.get("PYTHONPATH")]))
+    env.update({name: str(threads) for name in THREAD_VARIABLES})
+    return env
 
 
-def compare_runs(name: str, repeats: int = 30, runs: int = 1) -> dict:
-    """``compare`` ``runs`` times, each on freshly built models: the median run (by ratio) and every ratio.
-
-    On a shared machine one run's ratio can move by 10 to 30% with the neighbours' load; the median
-    of a few runs and their range say more than any single one.
-    """
-    results = sorted((compare(name, repeats) for _ in range(runs)), key=lambda row: row["ratio"])
-    middle = dict(results[(len(results) - 1) // 2])
-    middle["ratio"] = statistics.median(row["ratio"] for row in results)
-    middle["ratios"] = [row["ratio"] for row in results]
-    return middle
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "(no output)"
 
 
-def matmul_gflops(n: int = 1024, repeats: int = 10) -> float:
-    """The machine's float32 matrix-product rate: the ceiling an im2col convolution can reach."""
-    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
-    for _ in range(2):
-        a @ a
-    return 2 * n**3 / (_median_ms(lambda: a @ a, repeats) / 1e3) / 1e9
-
-
-def _conv_input_shapes(model, x) -> dict:
-    """Run one forward and record the input shape of every Conv2d in ``model``."""
-    shapes = {}
-    convs = {name: m for name, m in model.named_modules() if isinstance(m, st.nn.Conv2d)}
-
-    def recorder(name, module):
-        forward = module.forward
-
-        def recording(inp):
-            shapes[name] = inp.shape
-            return forward(inp)
-
-        return recording
-
-    for name, module in convs.items():
-        object.__setattr__(module, "forward", recorder(name, module))
+def run_child(variant: Variant, kind: str, threads: int, **options) -> dict:
+    """Run worker.py ``kind`` for ``variant`` in a fresh process; its one JSON line as a dict."""
+    command = [sys.executable, str(WORKER), kind, variant.library, "--threads", str(threads)]
+    for name, value in options.items():
+        command += [f"--{name.replace('_', '-')}", value if isinstance(value, str) else json.dumps(value)]
+    what = f"the {variant.label} process ({kind}{' ' + options['case'] if 'case' in options else ''})"
     try:
-        model(x)
-    finally:
-        for module in convs.values():
-            del module.forward  # back to the class's forward
-    return {name: (convs[name], shape) for name, shape in shapes.items()}
+        done = subprocess.run(command, env=child_env(variant, threads), capture_output=True, text=True,
+                              timeout=CHILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"{what} did not finish within {CHILD_TIMEOUT_S} s") from None
+    if done.returncode:
+        raise BenchError(f"{what} failed (exit {done.returncode}): {_last_line(done.stderr)}")
+    try:
+        return json.loads(_last_line(done.stdout))
+    except json.JSONDecodeError:
+        raise BenchError(f"{what} printed no JSON result: {_last_line(done.stdout)}") from None
 
 
-def _time_conv(module, shape, repeats: int) -> tuple[float, float, int]:
-    """Median ms of one conv's forward + backward in strided and PyTorch, and its FLOPs."""
-    import torch
-
-    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-    grad = np.ones_like(module(x))
-    twin = torch.nn.Conv2d(module.in_channels, module.out_channels, module.kernel_size, module.stride,
-                           module.padding, bias=module.bias is not None)
-    xt, gt = torch.from_numpy(x).requires_grad_(True), torch.from_numpy(grad)
-
-    def ours():
-        module(x)
-        module.backward(grad)
-
-    def theirs():
-        twin(xt).backward(gt)
-
-    for _ in range(2):
-        ours()
-        theirs()
-    kh, kw = module.kernel_size
-    flops = 3 * 2 * grad.size * module.in_channels // module.groups * kh * kw  # forward + both gradients
-    return _median_ms(ours, repeats), _median_ms(theirs, repeats), flops
+def round_order(variants: list, round_index: int) -> list:
+    """The order of the processes in round ``round_index``: the variants rotated by one each round."""
+    shift = round_index % len(variants)
+    return variants[shift:] + variants[:shift]
 
 
-def conv_gflops(repeats: int = 10) -> list[dict]:
-    """Each conv layer of the seed-net and resnet-cifar cases, forward + both gradients, timed alone."""
-    inputs = {"seed-net": (32, 1, 28, 28), "resnet-cifar": (32, 3, 32, 32)}
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def describe_libraries(variants: list, threads: int) -> dict:
+    """Each variant's worker ``info``; checks that a strided child imported strided from its own tree."""
+    libraries = {}
+    for variant in variants:
+        info = run_child(variant, "info", threads)
+        if variant.library == "strided" and not Path(info["strided_file"]).is_relative_to(variant.path):
+            raise BenchError(f"the {variant.label} process imported strided from {info['strided_file']}, "
+                             f"not from {variant.path}")
+        libraries[variant.label] = {**info, "path": variant.path}
+    return libraries
+
+
+def time_cases(variants: list, cases, args) -> list:
     rows = []
-    for case, input_shape in inputs.items():
-        model = build_strided(case).model
-        for name, (module, shape) in _conv_input_shapes(model, np.zeros(input_shape, np.float32)).items():
-            s, t, flops = _time_conv(module, shape, repeats)
-            kh, kw = module.kernel_size
-            rows.append({"layer": f"{case}/{name}", "shape": "x".join(map(str, shape)),
-                         "conv": f"{module.in_channels}->{module.out_channels} {kh}x{kw}/{module.stride[0]}",
-                         "strided_gflops": flops / s / 1e6, "torch_gflops": flops / t / 1e6})
+    for case in cases:
+        rounds = []
+        for r in range(args.rounds):
+            order = round_order(variants, r)
+            results = {v.label: run_child(v, "step", args.threads, case=case, warmup=args.warmup,
+                                          repeats=args.repeats) for v in order}
+            rounds.append({"order": [v.label for v in order], **results})
+            times = ", ".join(f"{label} {result['ms']:.2f} ms" for label, result in results.items())
+            _progress(f"{case} round {r + 1}/{args.rounds}: {times} (load {' '.join(map(str, load_average()))})")
+        labels = [v.label for v in variants]
+        row = summary.summarize_case([{label: r[label]["ms"] for label in labels} for r in rounds], labels,
+                                     TARGETS[case])
+        cpu = summary.summarize_case([{label: r[label]["cpu_ms"] for label in labels} for r in rounds], labels,
+                                     TARGETS[case])
+        rows.append({"case": case, **row, "cpu_ms": cpu["ms"], "cpu_ratios": cpu["ratios"], "processes": rounds})
     return rows
 
 
-def peak_memory_mb(library: str, case: str = "resnet-cifar", steps: int = 3) -> dict:
-    """Peak resident memory of training steps, in a fresh process: (peak, growth over the built model).
-
-    Read from /proc/self/status (VmRSS, VmHWM) rather than ru_maxrss: Linux carries ru_maxrss over
-    fork and exec, so a child of a large parent would report the parent's size. Writing "5" to
-    /proc/self/clear_refs resets the high-water mark after the model is built, so the growth is what
-    the steps themselves (activations, gradients, work buffers, optimizer state) add.
-    """
-    code = (
-        "import json\n"
-        "def status(field):\n"
-        "    for line in open('/proc/self/status'):\n"
-        "        if line.startswith(field + ':'):\n"
-        "            return int(line.split()[1]) / 1024\n"
-        f"lib = {library!r}\n"
-        "if lib == 'torch':\n"
-        "    import torch; torch.set_num_threads(2)\n"
-        "from strided.benchmark.cases import build_strided, build_torch\n"
-        f"case = (build_torch if lib == 'torch' else build_strided)({case!r})\n"
-        "before = status('VmRSS')\n"
-        "open('/proc/self/clear_refs', 'w').write('5')\n"
-        f"for _ in range({steps}): case.step()\n"
-        "peak = status('VmHWM')\n"
-        "print(json.dumps({'peak_mb': peak, 'step_mb': peak - before, 'baseline_mb': before}))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def time_layers(variants: list, args) -> list:
+    layers = conv_layers(build_strided)
+    rounds = []
+    for r in range(args.rounds):
+        results = {v.label: run_child(v, "layers", args.threads, layers=layers, warmup=args.warmup,
+                                      repeats=args.repeats)["ms"] for v in round_order(variants, r)}
+        rounds.append(results)
+        _progress(f"conv layers round {r + 1}/{args.rounds} done")
+    labels = [v.label for v in variants]
+    return [summary.summarize_layer(layer, [{label: r[label][i] for label in labels} for r in rounds], labels)
+            for i, layer in enumerate(layers)]
 
 
-def blas_info() -> str:
+def measure_memory(variants: list, threads: int) -> dict:
+    return summary.summarize_memory({v.label: run_child(v, "memory", threads) for v in variants}, MEMORY_TARGET)
+
+
+def positive_int(text: str) -> int:
     try:
-        config = np.show_config(mode="dicts")
-        blas = config["Build Dependencies"]["blas"]
-        return f"{blas['name']} {blas['version']}"
-    except Exception:  # show_config's layout differs between NumPy versions; the rate is what matters
-        return "unknown BLAS"
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="strided bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", nargs="*", default=list(CASES), help=f"cases to run (default: {' '.join(CASES)})")
-    parser.add_argument("--repeats", type=int, default=30, help="alternating timed steps per case")
-    parser.add_argument("--runs", type=int, default=1,
-                        help="runs per case: the median ratio is reported, with the range (try 3 on a shared machine)")
+    parser.add_argument("--cases", nargs="*", default=list(CASES), choices=CASES, metavar="CASE",
+                        help=f"cases to run (default and choices: {' '.join(CASES)})")
+    parser.add_argument("--rounds", type=positive_int, default=5, help="processes per library and case (default 5)")
+    parser.add_argument("--repeats", type=positive_int, default=20, help="timed steps per process (default 20)")
+    parser.add_argument("--warmup", type=positive_int, default=3, help="uncounted steps first (default 3)")
+    parser.add_argument("--threads", type=positive_int, default=2, help="threads of each library (default 2)")
+    parser.add_argument("--strided-path", metavar="DIR", help="time the strided of this source tree "
+                        "(default: the strided running this command)")
+    parser.add_argument("--baseline-path", metavar="DIR", help="also time the strided of this source tree, "
+                        "as a 'baseline' column (e.g. main before a change)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     parser.add_argument("--no-layers", action="store_true", help="skip the per-layer GFLOP/s table")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    args = parser.parse_args(argv)
-    if args.repeats < 1 or args.runs < 1:
-        parser.error("--repeats and --runs must be at least 1")
-    try:
-        import torch
-    except ImportError:
-        print("strided bench compares against PyTorch: pip install torch (CPU build) first", file=sys.stderr)
-        return 2
-    torch.set_num_threads(2)
-    result = {"blas": blas_info(), "matmul_gflops": matmul_gflops(), "numpy": np.__version__,
-              "torch": torch.__version__, "cases": [compare_runs(c, args.repeats, args.runs) for c in args.cases]}
+    parser.add_argument("--out", metavar="FILE", help="also write the JSON result to FILE (atomically)")
+    return parser
+
+
+def _check_writable(out: str) -> None:
+    """Fail before minutes of timing, not after, when ``out`` cannot be written."""
+    folder = Path(out).resolve().parent
+    while not folder.exists():
+        folder = folder.parent
+    if Path(out).is_dir() or not os.access(folder, os.W_OK):
+        raise BenchError(f"--out {out}: cannot write there")
+
+
+def run(args) -> dict:
+    if importlib.util.find_spec("torch") is None:
+        raise BenchError(TORCH_HINT)
+    if args.out:
+        _check_writable(args.out)
+    here = str(Path(st.__file__).resolve().parents[1])  # cases.py's `import strided` in the PyTorch processes
+    variants = [Variant("strided", "strided", source_tree(args.strided_path, "--strided-path")
+                        if args.strided_path else here)]
+    if args.baseline_path:
+        variants.append(Variant("baseline", "strided", source_tree(args.baseline_path, "--baseline-path")))
+    variants.append(Variant("torch", "torch", here))
+    header = {**machine_header(), "threads": args.threads, "rounds": args.rounds, "repeats": args.repeats,
+              "warmup": args.warmup, "libraries": describe_libraries(variants, args.threads)}
+    result = {"header": header, "cases": time_cases(variants, args.cases, args)}
     if not args.no_layers:
-        result["layers"] = conv_gflops()
+        result["layers"] = time_layers(variants, args)
     if not args.no_memory:
-        result["memory"] = {lib: peak_memory_mb(lib) for lib in ("strided", "torch")}
+        result["memory"] = measure_memory(variants, args.threads)
+    header["load_end"] = load_average()
+    return result
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result = run(args)
+        if args.out:
+            atomic_write_bytes(args.out, (json.dumps(result, indent=2) + "\n").encode())
+    except (BenchError, OSError) as error:
+        print(f"strided bench: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("strided bench: interrupted", file=sys.stderr)
+        return 130
     if args.json:
         print(json.dumps(result, indent=2))
-        return 0
-    print(f"BLAS: {result['blas']}; float32 matmul: {result['matmul_gflops']:.0f} GFLOP/s; "
-          f"NumPy {result['numpy']}, PyTorch {result['torch']} (2 threads)")
-    print(f"\n{'case':<16}{'strided ms':>12}{'torch ms':>10}{'ratio':>8}{'target':>8}")
-    for row in result["cases"]:
-        ok = "ok" if row["ratio"] <= row["target"] else "MISSED"
-        spread = f"  (runs {min(row['ratios']):.2f} to {max(row['ratios']):.2f})" if len(row["ratios"]) > 1 else ""
-        print(f"{row['case']:<16}{row['strided_ms']:>12.2f}{row['torch_ms']:>10.2f}{row['ratio']:>8.2f}"
-              f"{'<= ' + str(row['target']):>8}  {ok}{spread}")
-    for row in result.get("layers", []):
-        print(f"{row['layer']:<28}{row['conv']:<16}{row['shape']:<14}strided {row['strided_gflops']:6.1f} "
-              f"torch {row['torch_gflops']:6.1f} GFLOP/s  ({row['strided_gflops'] / result['matmul_gflops']:.0%})")
-    if "memory" in result:
-        s, t = result["memory"]["strided"], result["memory"]["torch"]
-        print(f"\nresnet-cifar step, peak RSS growth: strided {s['step_mb']:.0f} MB, torch {t['step_mb']:.0f} MB "
-              f"(ratio {s['step_mb'] / max(t['step_mb'], 1e-9):.2f}); peak RSS strided {s['peak_mb']:.0f} MB, "
-              f"torch {t['peak_mb']:.0f} MB")
+    else:
+        print_report(result)
     return 0
 
 
