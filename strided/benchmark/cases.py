@@ -98,7 +98,10 @@ def build_strided(name: str) -> Case:
         optimizer = st.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
         return Case(name, _strided_train_step(model, optimizer, x, y), model)
     if name.startswith("inference-b"):
+        # Fused (BatchNorm folded into the convolutions, ReLU in place), as the Predictor and the server
+        # run it; a tree from before model.fuse() existed runs the model as it is.
         model = strided_fmnist_cnn().eval()
+        model = model.fuse() if hasattr(model, "fuse") else model
         x, _ = _data((int(name.removeprefix("inference-b")), 1, 28, 28), 10)
 
         def step():
