@@ -7,7 +7,8 @@ strided, ...; with a baseline tree the three take turns), so that a drift in the
 both. A fresh process per measurement means that neither library's imports, memory or spinning worker
 threads touch the other's timing. Each library gets ``--threads`` threads (2 by default): OpenMP and BLAS
 through their environment variables in that process alone, PyTorch through torch.set_num_threads and
-strided through st.set_num_threads where the tree has it. summary.py says how the rounds become figures.
+strided's products through BLAS's variables (its own data-movement pool, st.set_num_threads, stays at
+the tree's default). summary.py says how the rounds become figures.
 
 Also measured, each in its own processes: every 3x3 conv layer's GFLOP/s (layers.py), the peak memory of
 a resnet-cifar training step, and the float32 matrix-product rate; and recorded: the CPU, its vector

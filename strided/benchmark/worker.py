@@ -44,15 +44,13 @@ def load(name: str):
 
 def set_threads(library: str, threads: int):
     """The library's own thread setting (the environment already holds OpenMP's and BLAS's)."""
+    # strided's products run on BLAS's threads (set from the environment); its own pool for the data
+    # movement (st.set_num_threads) stays at the tree's default, the configuration users get (the pool was
+    # measured slower than BLAS's own threads on 2 idle cores: docs/threads.md).
     if library == "torch":
         import torch
 
         torch.set_num_threads(threads)
-    else:
-        import strided as st
-
-        if hasattr(st, "set_num_threads"):  # strided's own pool for data movement, where this tree has one
-            st.set_num_threads(threads)
 
 
 def time_steps(step, warmup: int, repeats: int) -> dict:

@@ -34,7 +34,7 @@ def many_chunks(monkeypatch):
 
 
 # ------------------------------------------------------------------------------------------------ set / get
-def test_default_is_the_physical_core_count_and_set_get_round_trip():
+def test_set_get_round_trip():
     assert threads.get_num_threads() == st.get_num_threads() >= 1
     assert threads.physical_cores() >= 1
     for n in (1, 3, 7):
@@ -42,10 +42,11 @@ def test_default_is_the_physical_core_count_and_set_get_round_trip():
         assert st.get_num_threads() == n
 
 
-@pytest.mark.parametrize("value, expected", [("3", 3), ("1", 1), ("0", None), ("x", None), ("", None)])
-def test_default_follows_omp_num_threads_as_pytorch(value, expected, monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", value)
-    assert threads.default_num_threads() == (expected or threads.physical_cores())
+@pytest.mark.parametrize("value, expected", [("3", 3), ("1", 1), ("0", 1), ("x", 1), ("", 1)])
+def test_default_is_one_or_strided_num_threads_whatever_omp_says(value, expected, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")  # BLAS's setting: not strided's pool
+    monkeypatch.setenv("STRIDED_NUM_THREADS", value)
+    assert threads.default_num_threads() == expected
 
 
 @pytest.mark.parametrize("bad, error", [(0, ValueError), (-2, ValueError), (2.0, TypeError), (True, TypeError),

@@ -38,11 +38,12 @@ from .workspace import WORKSPACE
 # Images per chunk are chosen so that one chunk's columns take about this many bytes: small enough to stay
 # in cache between the gather and the matrix products, large enough for efficient products.
 CHUNK_BYTES = 4 * 2**20
-# The batch is cut into up to SPLIT_CHUNKS chunks for threads to share, none under SPLIT_MIN_BYTES of columns:
-# smaller work stays in one chunk, without the pool's hand-offs (25-70 us each, see fast/threads.py). With one
-# thread the cut costs nothing measurable: CPU time of conv forward + backward on the benchmark layers before
-# and after, medians of 3 processes at load 13: 16.2/14.2, 70.8/77.8, 19.5/19.3, 14.4/15.3 ms (noise).
-SPLIT_CHUNKS = 8
+# The batch may be cut further, into up to SPLIT_CHUNKS chunks for threads to share, none under SPLIT_MIN_BYTES
+# of columns (the pool's hand-offs cost 25-70 us each, see fast/threads.py). Off (1): the smaller chunks make
+# smaller products, and on 2 idle cores, with BLAS on its own 2 threads (the default), 8 chunks made
+# fmnist-cnn's step 139 ms against 103 and seed-net's 42.6 against 35.6 (strided bench, 3 rounds each,
+# load 1.6). The chunks depend on the shapes only, never on the thread count (so do the sums over them).
+SPLIT_CHUNKS = 1
 SPLIT_MIN_BYTES = 256 * 2**10
 
 

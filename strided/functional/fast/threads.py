@@ -8,10 +8,14 @@ cores only fight), and given its own setting back at the end. Where threads were
 kernel stays on one thread: ReLU (one pass over memory; 2 threads took 1.3x its CPU time for no gain in
 wall time, 128x32x28x28 float32, load 10-12).
 
-* ``set_num_threads(n)`` / ``get_num_threads()``: torch.set_num_threads' names and rule (n >= 1); the
-  default is OMP_NUM_THREADS if set, else the number of physical cores this process may run on (PyTorch's
-  default). With one thread
-  every kernel is the plain loop it always was: no pool, BLAS untouched.
+* ``set_num_threads(n)`` / ``get_num_threads()``: torch.set_num_threads' names and rule (n >= 1). The
+  default is 1 (or STRIDED_NUM_THREADS): with one thread every kernel is the plain loop it always was, no
+  pool, and BLAS runs the products on its own threads. Measured on 2 idle cores (strided bench, 5 rounds,
+  load 1.6-2.0), 2 threads with BLAS held to 1 were slower than that: resnet-cifar 146 against 120 ms a
+  step, fmnist-cnn 148 against 144, seed-net 38 against 31, inference at batch 256 79 against 69. The
+  pool pays where BLAS's own threads hurt: on a machine whose cores are taken by other work, where
+  OpenBLAS's spinning threads cost 3-17x the CPU time (resnet-cifar 10.8 s against 0.52 s a step at
+  load 12; docs/threads.md).
 * ``parallel_for(fn, items, then)``: fn(item) for every item, on up to n threads (the calling thread is one
   of them), results in item order. ``then(result)``, if given, runs one result at a time in item order:
   for what must not run at once (additions into one array) or must be summed in a fixed order.
@@ -49,10 +53,10 @@ def physical_cores() -> int:
 
 
 def default_num_threads() -> int:
-    """OMP_NUM_THREADS if set to a positive integer (as PyTorch; ``strided train --nproc N`` sets it to
-    cores / N for each rank), else the physical cores."""
-    value = os.environ.get("OMP_NUM_THREADS", "")
-    return int(value) if value.isdigit() and int(value) > 0 else physical_cores()
+    """STRIDED_NUM_THREADS if set to a positive integer, else 1 (measured: module docstring). Not
+    OMP_NUM_THREADS, unlike PyTorch: that variable sets BLAS's threads, which strided's default uses."""
+    value = os.environ.get("STRIDED_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else 1
 
 
 _num_threads = default_num_threads()
