@@ -133,14 +133,14 @@ def test_sixteen_bit_storage_keeps_the_padded_input_in_float16():
 
 
 ROUTED = [  # (x shape, weight shape, stride, dilation, groups, dtype): runs on Winograd?
-    ((8, 64, 8, 8), (64, 64, 3, 3), (1, 1), (1, 1), 1, np.float32, True),
-    ((8, 64, 8, 8), (64, 64, 3, 3), (1, 1), (1, 1), 1, np.float64, True),
-    ((8, 64, 8, 8), (64, 64, 3, 3), (2, 2), (1, 1), 1, np.float32, False),  # stride 2
-    ((8, 64, 8, 8), (64, 64, 3, 3), (1, 1), (2, 2), 1, np.float32, False),  # dilated
-    ((8, 64, 8, 8), (64, 32, 3, 3), (1, 1), (1, 1), 2, np.float32, False),  # grouped
-    ((8, 64, 8, 8), (64, 64, 5, 5), (1, 1), (1, 1), 1, np.float32, False),  # 5x5
-    ((8, 64, 8, 8), (64, 64, 3, 1), (1, 1), (1, 1), 1, np.float32, False),  # 3x1
-    ((8, 64, 8, 8), (64, 64, 3, 3), (1, 1), (1, 1), 1, np.float16, False),  # float16
+    ((8, 128, 8, 8), (128, 128, 3, 3), (1, 1), (1, 1), 1, np.float32, True),
+    ((8, 128, 8, 8), (128, 128, 3, 3), (1, 1), (1, 1), 1, np.float64, True),
+    ((8, 128, 8, 8), (128, 128, 3, 3), (2, 2), (1, 1), 1, np.float32, False),  # stride 2
+    ((8, 128, 8, 8), (128, 128, 3, 3), (1, 1), (2, 2), 1, np.float32, False),  # dilated
+    ((8, 128, 8, 8), (128, 64, 3, 3), (1, 1), (1, 1), 2, np.float32, False),  # grouped
+    ((8, 128, 8, 8), (128, 128, 5, 5), (1, 1), (1, 1), 1, np.float32, False),  # 5x5
+    ((8, 128, 8, 8), (128, 128, 3, 1), (1, 1), (1, 1), 1, np.float32, False),  # 3x1
+    ((8, 128, 8, 8), (128, 128, 3, 3), (1, 1), (1, 1), 1, np.float16, False),  # float16
     ((1, 1, 28, 28), (32, 1, 3, 3), (1, 1), (1, 1), 1, np.float32, False),  # one input channel: im2col faster
     ((1, 3, 32, 32), (16, 3, 3, 3), (1, 1), (1, 1), 1, np.float32, False),  # three
 ]
@@ -180,16 +180,16 @@ def test_the_transforms_on_one_tile_equal_the_direct_convolution():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("padding", [1, 0, (2, 1)])
 def test_conv2d_layers_routed_to_winograd_match_pytorch(dtype, padding):
-    """nn.Conv2d on the Winograd route (64 channels, 8x8 images, or 7x7: ragged tiles) against torch."""
+    """nn.Conv2d on the Winograd route (128 channels, 8x8 images, or 7x7: ragged tiles) against torch."""
     torch = pytest.importorskip("torch")
     from strided import nn
     from tests.helpers import check_torch_parity
 
     n, size = (8, 8) if padding == 1 else (11, 7)
-    x = np.random.default_rng(4).standard_normal((n, 64, size, size)).astype(dtype)
-    assert winograd.winograd_applies(x.shape, (64, 64, 3, 3), (1, 1), (1, 1), 1, dtype)
-    ours = nn.Conv2d(64, 64, 3, padding=padding).to(dtype)
-    check_torch_parity(ours, torch.nn.Conv2d(64, 64, 3, padding=padding), x)
+    x = np.random.default_rng(4).standard_normal((n, 128, size, size)).astype(dtype)
+    assert winograd.winograd_applies(x.shape, (128, 128, 3, 3), (1, 1), (1, 1), 1, dtype)
+    ours = nn.Conv2d(128, 128, 3, padding=padding).to(dtype)
+    check_torch_parity(ours, torch.nn.Conv2d(128, 128, 3, padding=padding), x)
 
 
 def test_conv2d_on_the_winograd_route_matches_numerical_gradients(monkeypatch):

@@ -76,7 +76,10 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 #   1 -> 32 and 3 -> 16: 4 to 9 times slower (the transforms cost per channel, the products they save are few)
 #   64 -> 64, 8x8 by batch 1, 4, 8: 0.98 -> 2.26, 2.16 -> 2.93, 3.51 -> 2.71 (f + b): a fixed cost per call
 # NumPy pays a pass over memory for each addition of the transforms; they only pay off with many channels.
-MIN_CHANNELS = 64
+# With BLAS on its own 2 threads (strided's default) on 2 idle cores the 64-channel gain was gone: resnet-cifar's
+# 64 -> 64 at 8x8, batch 32, 42.1 against im2col's 45.9 GFLOP/s, and its whole step 111.0 against 110.9 ms
+# with 8 MB more peak memory (the transforms' buffers; strided bench, 5 rounds, load 1.5). So 128 channels.
+MIN_CHANNELS = 128
 MIN_OUTPUTS = 512  # N * H * W (about the output pixels per channel): batch 8 of 8x8 images
 
 
