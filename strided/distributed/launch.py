@@ -107,4 +107,7 @@ def _death_report(banner: str, pid_dir: str) -> str | None:
     signal = re.search(r"signal (\d+)", banner)
     code = re.search(r"EXIT CODE: (\d+)", banner)
     how = f"was killed by signal {signal.group(1)}" if signal else f"exited with code {code.group(1) if code else '?'}"
+    if signal and signal.group(1) == "9":  # Hydra stops the other ranks with SIGKILL too, and which of the
+        # dead it names is a race: about 1 run in 4 on 2 cores named the rank it had stopped itself.
+        how += " (mpiexec stops the other ranks with the same signal: this may be one it stopped)"
     return f"{who} (pid {pid.group(1)}) {how}"
