@@ -39,19 +39,6 @@ _executor: ThreadPoolExecutor | None = None
 _executor_size = 0
 
 
-def physical_cores() -> int:
-    """Physical cores among the CPUs this process may run on (hyperthread siblings counted once)."""
-    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
-    cores = set()
-    for cpu in cpus:
-        try:
-            with open(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list") as f:
-                cores.add(f.read().strip())
-        except OSError:  # no sysfs (not Linux): count every CPU
-            cores.add(str(cpu))
-    return max(1, len(cores))
-
-
 def default_num_threads() -> int:
     """STRIDED_NUM_THREADS if set to a positive integer, else 1 (measured: module docstring). Not
     OMP_NUM_THREADS, unlike PyTorch: that variable sets BLAS's threads, which strided's default uses."""
