@@ -68,3 +68,34 @@ def test_relu_against_the_shared_zeros_keeps_nan_dtype_and_works_in_place():
     np.testing.assert_array_equal(relu(transposed), expected.T)
     assert relu(x, out=x) is x
     np.testing.assert_array_equal(x, expected)
+
+
+def test_new_array_comes_back_to_the_pool_when_its_last_view_is_gone():
+    pool = BufferPool(limit_bytes=10**6, min_bytes=100)
+    a = pool.new_array((4, 25), np.float32)
+    assert a.shape == (4, 25) and a.dtype == np.float32 and a.flags.c_contiguous and a.flags.writeable
+    a[...] = 7.0
+    view = a[1:, ::2].T  # a view of a view: NumPy keeps the buffer's owner alive through both
+    del a
+    assert pool._bytes == 0  # still in use by the view
+    b = pool.new_array((4, 25), np.float32)
+    assert not np.shares_memory(b, view) and (view == 7.0).all()  # a second buffer, the first untouched
+    del view
+    assert pool._bytes == 400  # the first buffer is free now
+    c = pool.new_array((100,), np.float32)  # the same size in bytes: that buffer again
+    assert pool._bytes == 0 and c.shape == (100,) and not np.shares_memory(c, b)
+    d = pool.new_array((50,), np.float64)  # any shape and dtype of the same byte size reuses it
+    del c
+    assert pool._bytes == 400
+    assert pool.new_array((50,), np.float64).dtype == np.float64 and pool._bytes == 0
+    assert d.base is not None and pool.new_array((3,), np.float32).base is None  # under min_bytes: plain
+
+
+def test_new_arrays_beyond_the_limit_are_dropped_and_copies_are_independent():
+    pool = BufferPool(limit_bytes=1000, min_bytes=0)
+    arrays = [pool.new_array((100,), np.float32) for _ in range(5)]  # 400 bytes each
+    copy = arrays[0].copy()
+    del arrays
+    assert pool._bytes <= 1000 and copy.base is None  # two kept, the rest back to the allocator
+    kinds = [pool.new_array((2, 50), dtype) for dtype in (np.float32, np.int32, np.bool_)]
+    assert [k.dtype for k in kinds] == [np.float32, np.int32, np.bool_]

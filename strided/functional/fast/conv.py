@@ -33,7 +33,7 @@ from .conv_layout import (
 )
 from .threads import parallel_for
 from .winograd import winograd_applies
-from .workspace import WORKSPACE
+from .workspace import WORKSPACE, new_array
 
 # Images per chunk are chosen so that one chunk's columns take about this many bytes: small enough to stay
 # in cache between the gather and the matrix products, large enough for efficient products.
@@ -90,7 +90,7 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, need_back
     size, chunks = image_chunks(g, x.dtype)
     rows, grid, width = g.c * g.kh * g.kw, (g.grid_h, g.grid_w), size * g.grid_h * g.grid_w
     weights, windows = _grouped_weight(weight, g.groups), tap_views(flat, g)
-    y = np.empty((g.n, g.c_out, g.out_h, g.out_w), x.dtype)
+    y = new_array((g.n, g.c_out, g.out_h, g.out_w), x.dtype)
 
     def forward_chunk(chunk):  # images first..first+count-1 into y; buffers per chunk in flight (threads)
         first, count = chunk

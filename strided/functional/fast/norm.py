@@ -19,6 +19,7 @@ import numpy as np
 from ..dispatch import Context
 from ..reference.norm import update_running_stats
 from .threads import batch_slices, parallel_for
+from .workspace import new_array
 
 # From this many samples on, per-channel operations run along repeated rows (see _spread): measured faster
 # from 4 samples of (32, 28, 28) on (88 against 106 us), slower for 1 (61 against 43 us).
@@ -45,12 +46,13 @@ def _channel_op(op, a: np.ndarray, values: np.ndarray, out: np.ndarray | None = 
     backward 6.8-11.1 against 15.2-34.7 ms, the same CPU time (load 10-12 on 2 cores). The per-channel sums
     stay one pass: cutting them would change their rounding with the thread count.
     """
+    out = new_array(a.shape, a.dtype) if out is None else out
     if a.shape[0] < SPREAD_MIN_SAMPLES:  # the repeated row would be as large as a itself: broadcast instead
         return op(a, values.astype(a.dtype, copy=False).reshape((1, -1) + (1,) * (a.ndim - 2)), out=out)
     rows, spread, slices = _rows(a), _spread(values, a), batch_slices(a)
     if len(slices) == 1:
-        return op(rows, spread, out=None if out is None else _rows(out)).reshape(a.shape)
-    out = np.empty(a.shape, a.dtype) if out is None else out
+        op(rows, spread, out=_rows(out))
+        return out
     out_rows = _rows(out)
     parallel_for(lambda s: op(rows[s], spread, out=out_rows[s]), slices)  # pieces of the batch, threads
     return out

@@ -24,6 +24,7 @@ import numpy as np
 from ..dispatch import Context
 from ..geometry import PoolGeometry, avg_pool_divisor, pool_geometry
 from .threads import batch_slices, parallel_for
+from .workspace import new_array
 
 
 def pad_hw(x: np.ndarray, geom: PoolGeometry, value: float) -> np.ndarray:
@@ -137,15 +138,21 @@ def _max4(a, b, c, d):
     against the bottom one: the row-major first maximum, as PyTorch. This is several times faster
     than a reduction over tiny axes, and avoids np.where on booleans (slow).
     """
-    top, bottom = np.maximum(a, b), np.maximum(c, d)
+    def fresh(dtype):  # every result into an array of the pool (fast/workspace.py: no page faults)
+        return new_array(a.shape, dtype)
+
+    top, bottom = np.maximum(a, b, out=fresh(a.dtype)), np.maximum(c, d, out=fresh(a.dtype))
     # b beats a exactly where the maximum is not a; comparing with the contiguous maximum reads
     # one strided view instead of two (nearly twice as fast as np.greater(b, a)).
-    right_top = np.not_equal(top, a).view(np.uint8)
-    right_bottom = np.not_equal(bottom, c).view(np.uint8)
-    lower = np.greater(bottom, top).view(np.uint8)  # 1 where the bottom row wins
-    # argmax = 2*lower + (right_bottom if lower else right_top), written with bit operations
-    argmax = right_top ^ (lower & (right_top ^ right_bottom))
-    argmax |= lower + lower  # 2 * lower; NumPy has no SIMD loop for a shift (lower << 1 is 16x slower)
+    right_top = np.not_equal(top, a, out=fresh(np.bool_)).view(np.uint8)
+    right_bottom = np.not_equal(bottom, c, out=fresh(np.bool_)).view(np.uint8)
+    lower = np.greater(bottom, top, out=fresh(np.bool_)).view(np.uint8)  # 1 where the bottom row wins
+    # argmax = 2*lower + (right_bottom if lower else right_top), written with bit operations in place:
+    # right_top ^ (lower & (right_top ^ right_bottom)), then | 2 * lower
+    argmax = np.bitwise_xor(right_top, right_bottom, out=right_bottom)
+    argmax &= lower
+    argmax ^= right_top
+    argmax |= np.add(lower, lower, out=lower)  # 2 * lower; NumPy has no SIMD loop for a shift (16x slower)
     return np.maximum(top, bottom, out=top), argmax
 
 
@@ -160,8 +167,9 @@ def max_pool2d_grad(grad_out: np.ndarray, argmax: np.ndarray, input_shape, kerne
     geom = pool_geometry(input_shape[2:], kernel_size, stride, padding, dilation, ceil_mode)
     if geom.tiles():
         grad_in = _tiled_grad(input_shape, geom, dtype)
+        is_k = new_array(argmax.shape, np.bool_)
         for k, view in enumerate(geom.views(grad_in)):
-            np.multiply(grad_out, argmax == k, out=view)
+            np.multiply(grad_out, np.equal(argmax, k, out=is_k), out=view)
         return grad_in
     # Overlapping windows: one input can be the maximum of several outputs. Each output's
     # target is a flat index into the padded input; np.add.at sums repeated targets exactly,
@@ -182,7 +190,7 @@ def max_pool2d_grad(grad_out: np.ndarray, argmax: np.ndarray, input_shape, kerne
 
 def _tiled_grad(input_shape, geom: PoolGeometry, dtype) -> np.ndarray:
     """An uninitialised gradient array whose rows/columns outside every tile are already zero."""
-    grad_in = np.empty(input_shape, dtype=dtype)
+    grad_in = new_array(input_shape, dtype)
     covered_h, covered_w = geom.out[0] * geom.kernel[0], geom.out[1] * geom.kernel[1]
     grad_in[:, :, covered_h:, :] = 0
     grad_in[:, :, :covered_h, covered_w:] = 0
