@@ -3,7 +3,8 @@
 The math is in strided/functional/reference/activation.py (fast: functional/fast/activation.py). Each
 layer keeps its kernel's context: the one array the derivative needs (the input or the output).
 ``inplace`` is accepted where PyTorch has it, so that model code carries over, but strided never
-modifies a layer's input: the layer before may have kept that array for its own backward.
+modifies a layer's input: the layer before may have kept that array for its own backward. The containers
+apply a ReLU in place where they hold the only reference to its input (nn/inplace.py).
 """
 
 import numpy as np
@@ -53,10 +54,19 @@ class ReLU(_Activation):
         super().__init__()
         self.inplace = inplace
 
+    # Set for one call by a container that holds the only reference to x (nn/inplace.py): y overwrites x
+    # and the backward keeps it, as an ordinary call keeps its own y.
+    _overwrite_input = False
+
     def forward(self, x):
         if self._in_place:
             check_array(self, x)
             return kernels().relu_forward(x, False, out=x)[0]
+        if self._overwrite_input:
+            check_array(self, x)
+            y, ctx = kernels().relu_forward(x, is_grad_enabled(), out=x)
+            self.save_for_backward(ctx, x.shape)
+            return y
         return super().forward(x)
 
     def extra_repr(self):

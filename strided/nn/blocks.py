@@ -19,6 +19,7 @@ from ..grad_mode import is_grad_enabled
 from .activation import ReLU
 from .checks import check_grad, check_input
 from .container import Sequential
+from .inplace import add_over, chain_forward, is_private_output, relu_over
 from .conv import Conv2d
 from .module import Module
 from .norm import BatchNorm2d
@@ -69,8 +70,9 @@ class ResidualBlock(Module):
 
     def forward(self, x):
         check_input(self, x, 4, self.in_channels)
-        main = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
-        y = main + (x if self.downsample is None else self.downsample(x))
+        # the first ReLU and the residual sum overwrite batch norm's fresh outputs where only this block has them
+        main = self.bn2(self.conv2(relu_over(self.relu, self.bn1, self.bn1(self.conv1(x)))))
+        y = add_over(self.bn2, main, x if self.downsample is None else self.downsample(x))
         # the final ReLU, in place on an array only this block holds
         y, relu_ctx = kernels().relu_forward(y, is_grad_enabled(), out=y)
         self.save_for_backward(relu_ctx, y.shape)
@@ -82,7 +84,9 @@ class ResidualBlock(Module):
         g = grad_main = self.pass_gradient(relu_ctx.backward(grad_out))
         for layer in (self.bn2, self.conv2, self.relu, self.bn1, self.conv1):
             grad_main = self.pass_gradient(layer.backward(grad_main))
-        return grad_main + (g if self.downsample is None else self.pass_gradient(self.downsample.backward(g)))
+        # x fed both branches: their gradients add, into conv1's fresh one where only this block has it
+        return add_over(self.conv1, grad_main,
+                        g if self.downsample is None else self.pass_gradient(self.downsample.backward(g)))
 
     def label(self):
         return f"ResidualBlock({self.in_channels} -> {self.out_channels}, stride={self.stride})"
@@ -120,8 +124,9 @@ class Bottleneck(Module):
     def forward(self, x):
         check_input(self, x, 4, self.in_channels)
         keep = is_grad_enabled()
-        h, h_ctx = kernels().relu_forward(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))), keep)
-        y = self.bn3(self.conv3(h)) + (x if self.downsample is None else self.downsample(x))
+        h = self.bn2(self.conv2(relu_over(self.relu, self.bn1, self.bn1(self.conv1(x)))))
+        h, h_ctx = kernels().relu_forward(h, keep, out=h if is_private_output(self.bn2, h) else None)
+        y = add_over(self.bn3, self.bn3(self.conv3(h)), x if self.downsample is None else self.downsample(x))
         y, y_ctx = kernels().relu_forward(y, keep, out=y)
         self.save_for_backward(h_ctx, y_ctx, y.shape)
         return y
@@ -133,7 +138,9 @@ class Bottleneck(Module):
         # h_ctx: the middle ReLU, which the block applies itself
         for layer in (self.bn3, self.conv3, h_ctx, self.bn2, self.conv2, self.relu, self.bn1, self.conv1):
             grad_main = self.pass_gradient(layer.backward(grad_main))
-        return grad_main + (g if self.downsample is None else self.pass_gradient(self.downsample.backward(g)))
+        # x fed both branches: their gradients add, into conv1's fresh one where only this block has it
+        return add_over(self.conv1, grad_main,
+                        g if self.downsample is None else self.pass_gradient(self.downsample.backward(g)))
 
     def label(self):
         return f"Bottleneck({self.in_channels} -> {self.out_channels}, stride={self.stride})"
@@ -146,8 +153,7 @@ class _Chain(Module):
 
     def forward(self, x):
         check_input(self, x, 4, self.in_channels)
-        for module in self._modules.values():
-            x = module(x)
+        x = chain_forward(self._modules.values(), x)
         self.save_for_backward(x.shape)
         return x
 

@@ -7,6 +7,7 @@ hold and register modules (PyTorch's names for their parameters); the module tha
 
 import numpy as np
 
+from .inplace import chain_forward
 from .module import Module
 
 __all__ = ["ModuleDict", "ModuleList", "Sequential"]
@@ -39,9 +40,7 @@ class Sequential(Module):
         return cls(*config["modules"])
 
     def forward(self, x):
-        for module in self._modules.values():
-            x = module(x)
-        return x
+        return chain_forward(self._modules.values(), x)  # a ReLU in place where only this chain holds x
 
     def backward(self, grad_out):
         for module in reversed(self._modules.values()):
