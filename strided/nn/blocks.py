@@ -19,8 +19,8 @@ from ..grad_mode import is_grad_enabled
 from .activation import ReLU
 from .checks import check_grad, check_input
 from .container import Sequential
-from .inplace import add_over, chain_forward, is_private_output, relu_over
 from .conv import Conv2d
+from .inplace import add_over, chain_forward, is_private_output, relu_over
 from .module import Module
 from .norm import BatchNorm2d
 from .pool import AvgPool2d
