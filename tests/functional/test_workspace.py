@@ -99,3 +99,16 @@ def test_new_arrays_beyond_the_limit_are_dropped_and_copies_are_independent():
     assert pool._bytes <= 1000 and copy.base is None  # two kept, the rest back to the allocator
     kinds = [pool.new_array((2, 50), dtype) for dtype in (np.float32, np.int32, np.bool_)]
     assert [k.dtype for k in kinds] == [np.float32, np.int32, np.bool_]
+
+
+def test_new_array_takes_the_smallest_large_enough_buffer_and_drops_smaller_ones_it_cannot_use():
+    pool = BufferPool(limit_bytes=10**6, min_bytes=0)
+    small, large = pool.new_array((100,), np.uint8), pool.new_array((800,), np.uint8)
+    del small, large
+    assert pool._bytes == 900
+    front = pool.new_array((50,), np.float32)  # 200 bytes: the 800-byte buffer is the smallest that fits
+    assert pool._bytes == 100 and front.shape == (50,)
+    bigger = pool.new_array((1000,), np.uint8)  # nothing fits: the free 100 bytes are dropped, not kept idle
+    assert pool._bytes == 0
+    del front, bigger
+    assert pool._bytes == 1800

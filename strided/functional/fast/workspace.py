@@ -108,8 +108,8 @@ class BufferPool:
         nbytes = math.prod(shape) * dtype.itemsize
         if nbytes < self.min_bytes:
             return np.empty(shape, dtype)
-        key = ("array", nbytes)
-        buffer = self._pop(key)
+        buffer = self._pop_array_buffer(nbytes)
+        key = ("array", nbytes if buffer is None else buffer.nbytes)
         if buffer is None:
             buffer = np.empty(nbytes, np.uint8)
         owner = _Owner()
@@ -117,6 +117,25 @@ class BufferPool:
                                      "version": 3}
         self._lent[weakref.ref(owner, self._returned)] = key, buffer
         return np.asarray(owner)
+
+    def _pop_array_buffer(self, nbytes: int):
+        """The smallest free buffer of at least ``nbytes`` for ``new_array`` (its front part serves), or None.
+
+        When none is large enough, smaller free ones are dropped, as many bytes as the new buffer takes: the
+        pool then keeps about what a step has in use at once, not a set of buffers for each size of layer.
+        Measured on resnet-cifar (step growth of peak memory; page faults a step): exact sizes only 67.4 MB,
+        up to twice the size 65.2 MB, any size with dropping 60.9 MB (no pool: 55.2 MB, 1,760 faults);
+        up to twice with dropping gave 60.8 MB but 547 faults a step in fmnist-cnn, against 0.
+        """
+        with self._lock:
+            sizes = [key[1] for key in self._free if key[0] == "array" and nbytes <= key[1]]
+            if sizes:
+                return self._pop(("array", min(sizes)))
+            dropped = 0
+            for key in [key for key in self._free if key[0] == "array"]:
+                while dropped < nbytes and self._free.get(key):
+                    dropped += self._pop(key).nbytes
+            return None
 
     def _returned(self, reference) -> None:
         key, buffer = self._lent.pop(reference)
