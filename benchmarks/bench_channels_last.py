@@ -10,7 +10,8 @@ convolution's training step (forward, then dL/dx, dL/dW, dL/db), float32, timed 
 (b) nhwc:       the NHWC im2col below on NCHW arrays: x read through a transposed view while it is padded,
                 y and dL/dx copied back to NCHW, dL/dy copied to NHWC (what a channels-last path inside an
                 NCHW network pays);
-(c) nhwc-only:  the same on NHWC arrays, no transposes: the bound a network kept channels-last could reach.
+(c) nhwc-only:  the same on NHWC arrays, no transposes: the bound a network kept channels-last could reach;
+(d) dispatch:   fast.conv2d_forward as it is now, choosing by shape (fast/conv_nhwc.py's rule).
 
 NHWC im2col: cols[(n, i, j), (p, q, c)] = x_pad[n, i*s + p, j*s + q, c], one copy of a strided view (its
 rows are runs of K_w*C contiguous floats of x_pad); y = cols @ W^T with W as (C_out, K_h*K_w*C) lands as
@@ -20,7 +21,7 @@ padded input and the backward gathers cols again; the large buffers are reused f
 pool does.
 
 Each variant is first checked equal to strided.functional.reference's conv2d in float64 (forward, dx, dW,
-db; 1e-12 relative to the largest entry). Timing: every round runs (a), (b), (c) in turn (the order rotating),
+db; 1e-12 relative to the largest entry). Timing: every round runs (a) to (d) in turn (the order rotating),
 each ``--repeats`` steps after one warm-up, and keeps each variant's median step; the table gives the median
 over ``--rounds`` rounds [range], wall ms and CPU ms (time.process_time, all threads), with BLAS held to each
 ``--threads`` setting by threadpoolctl ("default": what OpenBLAS chose, not held).
@@ -40,7 +41,7 @@ from strided.functional import reference
 from strided.functional.dispatch import kernels
 
 # (label, N, C, H, W, C_out, stride, kernel, padding): resnet-cifar batch 32, fmnist-cnn batch 128, seed-net
-# batch 32, and resnet-cifar's 1x1 stride-2 shortcut.
+# batch 32, a 1x1 stride-2 shortcut; then resnet-cifar's last stage (64->64 at 8x8, its 1x1 32->64 /2 shortcut).
 LAYERS = [
     ("resnet-cifar 16->32 /2", 32, 16, 32, 32, 32, 2, 3, 1),
     ("resnet-cifar 32->64 /2", 32, 32, 16, 16, 64, 2, 3, 1),
@@ -51,6 +52,8 @@ LAYERS = [
     ("seed-net 1->32", 32, 1, 28, 28, 32, 1, 3, 1),
     ("seed-net 32->64", 32, 32, 14, 14, 64, 1, 3, 1),
     ("resnet-cifar shortcut 1x1 16->32 /2", 32, 16, 32, 32, 32, 2, 1, 0),
+    ("resnet-cifar 64->64", 32, 64, 8, 8, 64, 1, 3, 1),
+    ("resnet-cifar shortcut 1x1 32->64 /2", 32, 32, 16, 16, 64, 2, 1, 0),
 ]
 
 _buffers = {}  # (role, shape, dtype) -> a reused work buffer (fresh memory page-faults: see fast/workspace.py)
@@ -138,6 +141,12 @@ def step_fast(x, weight, bias, grad, stride, pad):
             nhwc.nhwc_applies = applies
 
 
+def step_dispatch(x, weight, bias, grad, stride, pad):
+    """(d): what Conv2d runs now, fast.conv2d_forward choosing its path (fast/conv_nhwc.py's rule)."""
+    y, ctx = kernels().conv2d_forward(x, weight, bias, (stride, stride), (pad,) * 4, (1, 1), 1)
+    return (y, *ctx.backward(grad))
+
+
 def step_nhwc(x, weight, bias, grad, stride, pad):
     """(b): NCHW in and out, through the NHWC path and the transposes it needs."""
     y, saved = nhwc_forward(x.transpose(0, 2, 3, 1), weight, bias, stride, pad)
@@ -176,7 +185,8 @@ def check_equal_to_reference(layers, tolerance=1e-12):
         nhwc = step_nhwc_only(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), weight, bias,
                               np.ascontiguousarray(grad.transpose(0, 2, 3, 1)), stride, pad)
         nhwc = (nhwc[0].transpose(0, 3, 1, 2), nhwc[1].transpose(0, 3, 1, 2), nhwc[2], nhwc[3])
-        for got in (step_fast(x, weight, bias, grad, stride, pad), step_nhwc(x, weight, bias, grad, stride, pad), nhwc):
+        for got in (step_fast(x, weight, bias, grad, stride, pad), step_nhwc(x, weight, bias, grad, stride, pad), nhwc,
+                    step_dispatch(x, weight, bias, grad, stride, pad)):
             for name, a, b in zip(("y", "dx", "dW", "db"), got, want, strict=True):
                 error = _relative_error(a, b)
                 worst = max(worst, error)
@@ -211,13 +221,14 @@ def time_layer(layer, rounds, repeats):
         "fast": lambda: step_fast(x, weight, bias, grad, stride, pad),
         "nhwc": lambda: step_nhwc(x, weight, bias, grad, stride, pad),
         "nhwc-only": lambda: step_nhwc_only(x_nhwc, weight, bias, grad_nhwc, stride, pad),
+        "dispatch": lambda: step_dispatch(x, weight, bias, grad, stride, pad),
     }
     for step in steps.values():
         step()  # warm-up: the pools fill, the pages fault once
     times = {name: [] for name in steps}
     names = list(steps)
     for r in range(rounds):
-        for name in names[r % 3:] + names[:r % 3]:
+        for name in names[r % len(names):] + names[:r % len(names)]:
             times[name].append(_median_step(steps[name], repeats))
     _buffers.clear()
     return times
@@ -228,12 +239,12 @@ def _summary(values):
 
 
 def _row(label, times):
-    """One table row: wall ms of each variant, the per-round ratios to (a), median CPU ms."""
+    """One table row: wall ms of (a), (b), (c), the per-round ratios of (b), (c), (d) to (a), median CPU ms."""
     wall = {name: [t[0] for t in ts] for name, ts in times.items()}
     cpu = {name: float(np.median([t[1] for t in ts])) for name, ts in times.items()}
-    ratio = {name: [b / a for a, b in zip(wall["fast"], wall[name], strict=True)] for name in ("nhwc", "nhwc-only")}
+    ratio = {name: [b / a for a, b in zip(wall["fast"], wall[name], strict=True)] for name in wall}
     return (f"| {label} | {_summary(wall['fast'])} | {_summary(wall['nhwc'])} | {_summary(wall['nhwc-only'])} | "
-            f"{_summary(ratio['nhwc'])} | {_summary(ratio['nhwc-only'])} | "
+            f"{_summary(ratio['nhwc'])} | {_summary(ratio['nhwc-only'])} | {_summary(ratio['dispatch'])} | "
             f"{cpu['fast']:.1f} / {cpu['nhwc']:.1f} / {cpu['nhwc-only']:.1f} |")
 
 
@@ -273,8 +284,8 @@ def main():
         limit = nullcontext() if threads == "default" else threadpool_limits(int(threads), user_api="blas")
         with limit:
             print(f"\n## BLAS threads: {threads}; {args.rounds} rounds x {args.repeats} steps; start: {_uptime()}")
-            print("| layer | (a) fast ms | (b) nhwc ms | (c) nhwc-only ms | b/a | c/a | CPU ms a / b / c |")
-            print("| --- | --- | --- | --- | --- | --- | --- |")
+            print("| layer | (a) fast ms | (b) nhwc ms | (c) nhwc-only ms | b/a | c/a | d/a | CPU ms a / b / c |")
+            print("| --- | --- | --- | --- | --- | --- | --- | --- |")
             for layer in layers:
                 print(_row(layer[0], time_layer(layer, args.rounds, args.repeats)), flush=True)
             print(f"end: {_uptime()}")
