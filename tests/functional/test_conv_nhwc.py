@@ -1,13 +1,16 @@
 """The channels-last convolution (fast/conv_nhwc.py) equals the reference (float64, 1e-12 relative): forward,
 dx, dW, db, on many shapes (odd sizes, asymmetric padding and strides, other kernel sizes when called directly);
-and fast.conv2d_forward sends it exactly the calls of its rule, everything else to the grid path."""
+fast.conv2d_forward sends it exactly the calls of its rule (they match PyTorch, float64 and float32), everything
+else to the grid path."""
 
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 
 from strided.functional import fast, reference, storage
 from strided.functional.fast import conv_nhwc
-from tests.helpers import rel_error
+from tests.helpers import TOLERANCE, assert_close, rel_error
 
 TOL = 1e-12
 
@@ -66,6 +69,24 @@ def test_fast_conv2d_sends_the_rules_calls_here_and_equals_the_reference(call):
 
     ctx = _compare(forward, *call, seed=7)
     assert ctx._backward is conv_nhwc.conv2d_backward
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("call", DISPATCHED, ids=[f"call{i}" for i in range(len(DISPATCHED))])
+def test_dispatched_calls_match_torch(call, dtype):
+    x_shape, w_shape, stride, padding = call
+    rng = np.random.default_rng(11)
+    x, w, b = (rng.standard_normal(s).astype(dtype) for s in (x_shape, w_shape, w_shape[:1]))
+    y, ctx = fast.conv2d_forward(x, w, b, stride, padding, (1, 1), 1)
+    assert ctx._backward is conv_nhwc.conv2d_backward
+    grad = rng.standard_normal(y.shape).astype(dtype)
+    grad_x, grad_w, grad_b = ctx.backward(grad)
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    yt = F.conv2d(F.pad(xt, padding), wt, bt, stride)
+    yt.backward(torch.from_numpy(grad))
+    for ours, theirs, what in ((y, yt, "y"), (grad_x, xt.grad, "dx"), (grad_w, wt.grad, "dW"), (grad_b, bt.grad, "db")):
+        assert ours.dtype == dtype, what
+        assert_close(ours, theirs.detach().numpy(), TOLERANCE[np.dtype(dtype)], what)
 
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation, groups, dtype", [
