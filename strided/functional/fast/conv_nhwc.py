@@ -46,7 +46,8 @@ KERNELS = ((1, 1), (3, 3))  # the kernel sizes measured
 #   0.65 / 0.78;
 #   loses: 16->16 at 32x32 1.58 / 1.59; 16->32 /2 at 32x32 1.20 / 1.14; 32->32 at 16x16 1.04 / 1.11; 32->64
 #   at 14x14 0.96 / 1.02; 32->32 at 12x12 0.88 / 1.05; 16->16 at 8x8 1.15 / 0.93; 1 or 3 input channels
-#   1.16-2.01 (runs of 3 floats); 128->128 at 8x8 against Winograd 0.85 / 1.25 (Winograd is tried first).
+#   1.16-2.01 (runs of 3 floats); 1x1 16->32 /2 at 32x32 1.07 / 1.00; 128->128 at 8x8 against Winograd 0.85 /
+#   1.25 (Winograd is tried first).
 # So: at least MIN_CHANNELS input channels and at most MAX_OUTPUT_PIXELS outputs per image and channel.
 MIN_CHANNELS = 32
 MAX_OUTPUT_PIXELS = 100
