@@ -6,7 +6,7 @@ import pytest
 
 from strided.functional import fast, reference, storage
 from strided.functional.fast import conv as fast_conv
-from strided.functional.fast import winograd
+from strided.functional.fast import conv_nhwc, winograd
 from tests.helpers import TOLERANCE, rel_error
 
 TOL = 1e-12
@@ -155,7 +155,10 @@ def test_the_dispatch_rule(call):
     x_shape, w_shape, stride, dilation, groups, dtype = args
     x = np.ones(x_shape, dtype)
     _, ctx = fast.conv2d_forward(x, np.ones(w_shape, dtype), None, stride, (1, 1, 1, 1), dilation, groups)
-    assert ctx._backward is (winograd.conv2d_backward if expected else fast_conv.conv2d_backward)
+    # Not Winograd: the grid path, or the channels-last one where its own rule takes the call (test_conv_nhwc.py).
+    nhwc = conv_nhwc.nhwc_applies(x_shape, w_shape, stride, (1, 1, 1, 1), dilation, groups, dtype)
+    other = conv_nhwc.conv2d_backward if nhwc else fast_conv.conv2d_backward
+    assert ctx._backward is (winograd.conv2d_backward if expected else other)
     ctx.backward(np.zeros(_.shape, dtype))
 
 

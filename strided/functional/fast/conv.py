@@ -18,7 +18,7 @@ import numpy as np
 
 from ..dispatch import Context
 from ..storage import store_array
-from . import winograd
+from . import conv_nhwc, winograd
 from .conv_layout import (
     ConvGeometry,
     col2im_images,
@@ -81,10 +81,13 @@ def conv2d_forward(x, weight, bias, stride, padding, dilation, groups, need_back
 
     The context holds the padded input grid (from the pool), which ``ctx.backward`` gives back; without
     ``need_backward`` it goes back at once and the context is None. 3x3 stride-1 convolutions where it measured
-    faster run on Winograd F(2x2, 3x3) instead (``winograd.py``).
+    faster run on Winograd F(2x2, 3x3) instead (``winograd.py``), and many channels on small images in the
+    channels-last layout (``conv_nhwc.py``).
     """
     if winograd_applies(x.shape, weight.shape, stride, dilation, groups, x.dtype):
         return winograd.conv2d_forward(x, weight, bias, padding, need_backward)
+    if conv_nhwc.nhwc_applies(x.shape, weight.shape, stride, padding, dilation, groups, x.dtype):
+        return conv_nhwc.conv2d_forward(x, weight, bias, stride, padding, need_backward)
     g = conv_geometry(x.shape, weight.shape, stride, padding, dilation, groups)
     flat = pad_into_grid(x, g)
     size, chunks = image_chunks(g, x.dtype)
