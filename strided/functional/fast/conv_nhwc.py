@@ -33,7 +33,7 @@ import numpy as np
 from ..dispatch import Context
 from ..storage import store_array
 from .conv_layout import release_restored_grid, restore_grid
-from .workspace import WORKSPACE
+from .workspace import WORKSPACE, new_array
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # float16 products are slow in NumPy (no BLAS)
 KERNELS = ((1, 1), (3, 3))  # the kernel sizes measured
@@ -112,7 +112,7 @@ def conv2d_forward(x, weight, bias, stride, padding, need_backward=True):
     WORKSPACE.give_scratch("cols", cols)
     if bias is not None:
         np.add(product, bias, out=product)
-    y = np.empty((n, c_out, out_h, out_w), x.dtype)
+    y = new_array((n, c_out, out_h, out_w), x.dtype)
     np.copyto(y, product.reshape(n, out_h, out_w, c_out).transpose(0, 3, 1, 2))
     WORKSPACE.give_scratch("product", product)
     layout = tuple(padding)
@@ -159,7 +159,7 @@ def conv2d_backward(ctx, grad_out):
             window = dxp[:, p:p + span_h:sh, q:q + span_w:sw]
             np.add(window, blocks[p, q], out=window)
     WORKSPACE.give_scratch("cols", cols)
-    grad_x = np.empty((n, c, h, w), dtype)
+    grad_x = new_array((n, c, h, w), dtype)
     np.copyto(grad_x, dxp[:, top:top + h, left:left + w].transpose(0, 3, 1, 2))
     WORKSPACE.give_scratch("nhwc dgrad", dxp)
     if restored:
