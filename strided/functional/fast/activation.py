@@ -36,10 +36,21 @@ def relu(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 def relu_grad(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
     """dx = grad where y > 0, else 0 (0 at x = 0, as PyTorch)."""
-    if grad.shape != y.shape or grad.dtype.kind != "f":
-        return grad * (y > 0)
-    positive = np.greater(y, shared_zeros(y.shape, y.dtype), out=new_array(y.shape, np.bool_))
-    return np.multiply(grad, positive, out=new_array(grad.shape, grad.dtype))
+    return masked_grad(grad, positive_mask(y))
+
+
+def positive_mask(y: np.ndarray) -> np.ndarray:
+    """y > 0, as booleans (NaN is not > 0)."""
+    # A plain allocation, not new_array: a mask is a quarter of a float32 array's size, and taking it from
+    # the pool's float-sized buffers left the rest of each idle (resnet-cifar's step: 67.2 against 62.3 MB).
+    return np.greater(y, shared_zeros(y.shape, y.dtype))
+
+
+def masked_grad(grad: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """grad where mask, else 0: a product with the booleans (np.where on a scattered mask is slower)."""
+    if grad.shape != mask.shape or grad.dtype.kind != "f":
+        return grad * mask
+    return np.multiply(grad, mask, out=new_array(grad.shape, grad.dtype))
 
 
 def leaky_relu(x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
@@ -154,11 +165,14 @@ def _keep(backward, need_backward, **saved):
 
 def relu_forward(x, need_backward=True, out=None):
     y = relu(x, out=out)
-    return y, _keep(relu_backward, need_backward, y=y)
+    # The backward reads only where y > 0: kept as 1 byte a value rather than y itself (4), so that y can be
+    # freed once the next layer is done with it (a convolution keeps its own padded copy). With the
+    # convolution's shared gradient buffer (conv.py), resnet-cifar's step grew 56.3 MB instead of 65.7.
+    return y, _keep(relu_backward, need_backward, positive=positive_mask(y) if need_backward else None)
 
 
 def relu_backward(ctx, grad_out):
-    return relu_grad(grad_out, ctx.y)
+    return masked_grad(grad_out, ctx.positive)
 
 
 def leaky_relu_forward(x, negative_slope=0.01, need_backward=True):

@@ -150,9 +150,11 @@ def conv2d_backward(ctx, grad_out):
         first, count = chunk
         cols_buf = WORKSPACE.take_scratch("cols", (rows, width), dtype)
         dcols_buf = WORKSPACE.take_scratch("cols", (rows, width), dtype)
-        # dL/dy in the cols layout. Only the valid pixels are ever written, so the scratch rows and columns
-        # stay zero from the buffer's creation (its key holds the output size).
-        grad_buf = WORKSPACE.take("grad", (g.c_out, size) + grid, dtype, (g.out_h, g.out_w), zeros=True)
+        # dL/dy in the cols layout, in a scratch buffer that layers share: its scratch rows and columns (the
+        # grid's, beyond the output) are zeroed, a row or two; a buffer per layer kept zero there cost 4 MB.
+        grad_buf = WORKSPACE.take_scratch("grad", (g.c_out, size) + grid, dtype)
+        grad_buf[:, :count, g.out_h:] = 0
+        grad_buf[:, :count, :g.out_h, g.out_w:] = 0
         grad_buf[:, :count, :g.out_h, :g.out_w] = grad_out[first:first + count].transpose(1, 0, 2, 3)
         grad = _columns(grad_buf.reshape(g.c_out, width), count, g)
         cols = im2col_images(windows, g, first, count, _columns(cols_buf, count, g))
@@ -165,7 +167,7 @@ def conv2d_backward(ctx, grad_out):
         dcols = _columns(dcols_buf, count, g)
         np.matmul(np.swapaxes(weights, -1, -2), grad_rows, out=_by_group(dcols, groups))
         WORKSPACE.give_scratch("cols", cols_buf)
-        WORKSPACE.give("grad", grad_buf, (g.out_h, g.out_w))
+        WORKSPACE.give_scratch("grad", grad_buf)
         return chunk, partial, partial_bias, dcols_buf, dcols
 
     def add_in_order(products):

@@ -140,7 +140,7 @@ def conv2d_backward(ctx, grad_out):
     (sh, sw), (left, _, top, _), (h, w) = ctx.stride, ctx.padding, ctx.image_size
     c, dtype = xp.shape[3], grad_out.dtype
     m, taps = n * out_h * out_w, kh * kw * c
-    g = WORKSPACE.take_scratch("nhwc grad", (m, c_out), dtype)
+    g = WORKSPACE.take_scratch("product", (m, c_out), dtype)  # the forward's product buffer, free now
     np.copyto(g.reshape(n, out_h, out_w, c_out), grad_out.transpose(0, 2, 3, 1))
     grad_bias = np.ones(m, dtype) @ g if ctx.has_bias else None  # the sum over (n, i, j): one BLAS call
     cols = gather_columns(xp, (kh, kw), (sh, sw), (out_h, out_w), WORKSPACE.take_scratch("cols", (m, taps), dtype))
@@ -149,8 +149,8 @@ def conv2d_backward(ctx, grad_out):
     # dcols tap-major in the same buffer: cols are no longer needed.
     dcols = cols.reshape(kh * kw, m, c)
     np.matmul(g, weight.transpose(2, 3, 0, 1).reshape(kh * kw, c_out, c), out=dcols)
-    WORKSPACE.give_scratch("nhwc grad", g)
-    dxp = WORKSPACE.take_scratch("nhwc dgrad", xp.shape, dtype)
+    WORKSPACE.give_scratch("product", g)
+    dxp = WORKSPACE.take_scratch("dgrid", xp.shape, dtype)  # the grid path's gradient grid
     dxp.fill(0)
     blocks = dcols.reshape(kh, kw, n, out_h, out_w, c)
     span_h, span_w = sh * (out_h - 1) + 1, sw * (out_w - 1) + 1
@@ -161,7 +161,7 @@ def conv2d_backward(ctx, grad_out):
     WORKSPACE.give_scratch("cols", cols)
     grad_x = new_array((n, c, h, w), dtype)
     np.copyto(grad_x, dxp[:, top:top + h, left:left + w].transpose(0, 3, 1, 2))
-    WORKSPACE.give_scratch("nhwc dgrad", dxp)
+    WORKSPACE.give_scratch("dgrid", dxp)
     if restored:
         release_restored_grid(xp)
     else:
