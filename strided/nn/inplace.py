@@ -10,8 +10,8 @@ ReLU in place where nobody can. That is so when the array is the fresh output of
 * a layer whose output is always a new array that it keeps no reference to (a convolution keeps its
   padded input, batch norm its centred input or its input, a linear layer its input) -- checked on what
   its forward actually kept, since a reference kernel may keep its output (batch norm without affine);
-* no hook of that layer has seen the array (a hook may keep it: feature capture does), and no hook of
-  the ReLU would see its input change under it.
+* nothing watches either layer: no hook (a hook may keep the array), no ``forward`` replaced on the
+  instance (strided.nn.capture and the web page's trace record outputs by identity that way).
 
 The same holds for a layer's input gradient (a convolution's backward returns a new array), which lets a
 residual block add its two branches' gradients in place.
@@ -39,16 +39,20 @@ def _kept_arrays(module: Module):
             yield from (value for value in vars(item).values() if isinstance(value, np.ndarray))
 
 
+def _watched(module: Module) -> bool:
+    """Hooks, or a ``forward`` replaced on the instance (feature capture and the web page's trace do that)."""
+    return module.has_hooks() or "forward" in vars(module)
+
+
 def is_private_output(producer: Module, output) -> bool:
     """True if only the caller can reach ``output``, which ``producer`` has just returned."""
-    return (type(producer) in FRESH_OUTPUT and not producer.has_hooks() and isinstance(output, np.ndarray)
+    return (type(producer) in FRESH_OUTPUT and not _watched(producer) and isinstance(output, np.ndarray)
             and not any(np.may_share_memory(output, kept) for kept in _kept_arrays(producer)))
 
 
 def relu_over(relu: Module, producer: Module, x):
     """``relu(x)``, overwriting x when it is ``producer``'s private output; else an ordinary call."""
-    if type(relu) is not ReLU or relu._forward_pre_hooks or relu._forward_hooks \
-            or not is_private_output(producer, x):
+    if type(relu) is not ReLU or _watched(relu) or not is_private_output(producer, x):
         return relu(x)
     object.__setattr__(relu, "_overwrite_input", True)
     try:

@@ -142,3 +142,20 @@ def test_sequential_and_blocks_take_the_in_place_paths(monkeypatch):
     monkeypatch.setattr(blocks, "relu_over", spy)
     ResidualBlock(3, 3)(x)
     assert overwritten == [True]
+
+
+def test_a_layer_whose_forward_is_replaced_on_the_instance_is_watched():
+    # strided.nn.capture and the web page's trace wrap forward on the instance and follow arrays by identity:
+    # a residual block summing into bn2's output would hand on bn2's array as its own (and vanish from the page).
+    block = ResidualBlock(2, 2)
+    seen = {}
+    original = block.bn2.forward
+    object.__setattr__(block.bn2, "forward", lambda x: seen.setdefault("bn2", original(x)))
+    out = block(np.random.default_rng(0).standard_normal((2, 2, 4, 4)).astype(np.float32))
+    assert not np.shares_memory(seen["bn2"], out)
+    del block.bn2.forward
+    conv = st.nn.Conv2d(1, 2, 3)
+    y = conv(np.ones((1, 1, 4, 4), np.float32))
+    assert inplace.is_private_output(conv, y)
+    object.__setattr__(conv, "forward", conv.forward)
+    assert not inplace.is_private_output(conv, y)

@@ -60,8 +60,12 @@ def test_advanced_cnn_matches_pytorch_end_to_end(architecture):
 def test_advanced_cnn_numerical_gradients_at_a_sample_of_entries(architecture):
     """Through 15 to 45 layers, central differences lose digits to rounding: with the document's Xavier
     init (gain 1) the activations, and the gradients of early weights, shrink layer by layer towards
-    float64's noise. Scaling the filters by sqrt(2) (He's gain for ReLU) and eps = 1e-5 keep every
-    difference well above it; the tolerance is the helper's."""
+    float64's noise. Scaling the filters by sqrt(2) (He's gain for ReLU) keeps the differences above it;
+    the tolerance is the helper's. eps: the ResNet's sampled layer.5.conv2 weight has a gradient of 8.0e-6
+    against a loss of 0.58, so at eps = 1e-5 the difference is 1.6e-10 and rounding noise alone gave
+    relative errors of 2.8e-7 (reference kernels) and 1.7e-6 (fast kernels: the same sums in another order);
+    at 1e-4 6.4e-8 and 5.0e-9, and at 1e-3 1.9e-9 (the analytic gradient equals the reference's to 1e-15).
+    The DenseNet keeps 1e-5: at 1e-4 a perturbation crosses a ReLU's kink (layer.2.0's bias, 2.5e-2)."""
     st.manual_seed(1)
     model = AdvancedCNN(architecture, num_classes=3)
     x = np.random.default_rng(1).standard_normal((1, 3, 24, 24))
@@ -69,7 +73,8 @@ def test_advanced_cnn_numerical_gradients_at_a_sample_of_entries(architecture):
     for param in model.parameters():
         if param.data.ndim > 1:
             param.data *= np.sqrt(2)
-    check_numerical_gradients(Frozen(model), x, eps=1e-5, max_checks=2 if architecture == "resnet" else 1)
+    resnet = architecture == "resnet"
+    check_numerical_gradients(Frozen(model), x, eps=1e-4 if resnet else 1e-5, max_checks=2 if resnet else 1)
 
 
 def test_advanced_cnn_layer_lists_are_the_documents():
