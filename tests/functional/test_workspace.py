@@ -112,3 +112,16 @@ def test_new_array_takes_the_smallest_large_enough_buffer_and_drops_smaller_ones
     assert pool._bytes == 0
     del front, bigger
     assert pool._bytes == 1800
+
+
+def test_new_array_keeps_extension_dtypes_and_their_views_keep_the_buffer():
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    pool = BufferPool(limit_bytes=10**6, min_bytes=0)
+    a = pool.new_array((4, 8), ml_dtypes.bfloat16)
+    assert a.dtype == ml_dtypes.bfloat16 and a.shape == (4, 8)
+    a[...] = 1.5
+    row = a[2]
+    del a
+    assert pool._bytes == 0 and float(row[0]) == 1.5  # the view still holds the buffer
+    del row
+    assert pool._bytes == 64

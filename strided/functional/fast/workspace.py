@@ -116,7 +116,10 @@ class BufferPool:
         owner.__array_interface__ = {"data": (buffer.ctypes.data, False), "shape": shape, "typestr": dtype.str,
                                      "version": 3}
         self._lent[weakref.ref(owner, self._returned)] = key, buffer
-        return np.asarray(owner)
+        array = np.asarray(owner)
+        # The array interface names a dtype by its type string, which extension types (ml_dtypes' bfloat16:
+        # '<V2') do not survive; a view restores the dtype, and keeps the owner alive through its base.
+        return array if array.dtype == dtype else array.view(dtype)
 
     def _pop_array_buffer(self, nbytes: int):
         """The smallest free buffer of at least ``nbytes`` for ``new_array`` (its front part serves), or None.
