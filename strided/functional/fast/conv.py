@@ -25,10 +25,10 @@ from .conv_layout import (
     conv_geometry,
     grid_to_images,
     im2col_images,
+    open_kept_input,
     pad_into_grid,
     release_grid,
     release_restored_grid,
-    restore_grid,
     tap_views,
 )
 from .threads import parallel_for
@@ -127,12 +127,8 @@ def conv2d_backward(ctx, grad_out):
     Chunk by chunk of images: cols again from the grid, dW += g @ cols^T, db += sum of g, dcols = W^T @ g,
     col2im onto a gradient grid.
     """
-    g, weight, flat = ctx.geometry, ctx.weight, ctx.grid
-    if flat is None:
-        raise RuntimeError("conv2d: this context's backward already ran (one backward per forward)")
-    restored = flat.dtype != weight.dtype
-    if restored:  # stored in 16 bits (mixed precision): float32 again, in a scratch buffer
-        flat = restore_grid(flat, weight.dtype)
+    g, weight = ctx.geometry, ctx.weight
+    flat, restored = open_kept_input(ctx.grid, weight.dtype)
     dtype, groups = grad_out.dtype, g.groups
     size, chunks = image_chunks(g, dtype)
     rows, grid, width = g.c * g.kh * g.kw, (g.grid_h, g.grid_w), size * g.grid_h * g.grid_w

@@ -234,6 +234,15 @@ def release_restored_grid(flat: np.ndarray) -> None:
     WORKSPACE.give_scratch("restored grid", flat)
 
 
+def open_kept_input(kept, dtype) -> tuple:
+    """(padded input, restored): what a convolution's forward kept, for its backward (grid path, Winograd and
+    channels-last alike). In 16 bits (mixed precision) it is ``dtype`` again in a scratch buffer and restored is
+    True: then ``release_restored_grid`` it, else give the forward's own buffer back."""
+    if kept is None:
+        raise RuntimeError("conv2d: this context's backward already ran (one backward per forward)")
+    return (kept, False) if kept.dtype == dtype else (restore_grid(kept, dtype), True)
+
+
 def im2col_images(taps: Taps, g: ConvGeometry, first: int, count: int, out: np.ndarray) -> np.ndarray:
     """Columns of images first..first+count-1 into ``out`` (C*K_h*K_w, count*L): one copy per tap, or one
     copy in all from ``taps.block`` (faster)."""

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..dispatch import Context
 from ..storage import store_array
-from .conv_layout import release_restored_grid, restore_grid
+from .conv_layout import open_kept_input, release_restored_grid
 from .workspace import WORKSPACE, new_array
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # float16 products are slow in NumPy (no BLAS)
@@ -129,12 +129,8 @@ def conv2d_forward(x, weight, bias, stride, padding, need_backward=True):
 
 def conv2d_backward(ctx, grad_out):
     """(dL/dx, dL/dW, dL/db or None) from g = dL/dy (NCHW); gives the forward's buffer back to the pool."""
-    xp, weight = ctx.padded, ctx.weight
-    if xp is None:
-        raise RuntimeError("conv2d: this context's backward already ran (one backward per forward)")
-    restored = xp.dtype != weight.dtype
-    if restored:  # stored in 16 bits (mixed precision): float32 again, in a scratch buffer
-        xp = restore_grid(xp, weight.dtype)
+    weight = ctx.weight
+    xp, restored = open_kept_input(ctx.padded, weight.dtype)
     n, c_out, out_h, out_w = grad_out.shape
     _, _, kh, kw = weight.shape
     (sh, sw), (left, _, top, _), (h, w) = ctx.stride, ctx.padding, ctx.image_size

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..dispatch import Context
 from ..storage import store_array
-from .conv_layout import release_restored_grid, restore_grid
+from .conv_layout import open_kept_input, release_restored_grid
 from .workspace import WORKSPACE
 
 TILE = 2  # outputs per tile side (m of F(m x m, 3x3))
@@ -247,12 +247,8 @@ def conv2d_forward(x, weight, bias, padding, need_backward=True):
 
 def conv2d_backward(ctx, grad_out):
     """(dL/dx, dL/dW, dL/db or None) from gy = dL/dy (NCHW); gives the forward's buffer back to the pool."""
-    xp, weight = ctx.padded, ctx.weight
-    if xp is None:
-        raise RuntimeError("conv2d: this context's backward already ran (one backward per forward)")
-    restored = xp.dtype != weight.dtype
-    if restored:  # stored in 16 bits (mixed precision): float32 again, in a scratch buffer
-        xp = restore_grid(xp, weight.dtype)
+    weight = ctx.weight
+    xp, restored = open_kept_input(ctx.padded, weight.dtype)
     left, right, top, bottom = ctx.padding
     grad_weight, grad_bias = _weight_gradient(xp, grad_out, ctx.has_bias)
     # dL/dx: gy padded by K-1-P (2 - P: negative crops), correlated with the flipped, transposed kernel.
