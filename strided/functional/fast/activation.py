@@ -34,11 +34,6 @@ def relu(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return np.maximum(x, shared_zeros(x.shape, x.dtype), out=new_array(x.shape, x.dtype) if out is None else out)
 
 
-def relu_grad(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """dx = grad where y > 0, else 0 (0 at x = 0, as PyTorch)."""
-    return masked_grad(grad, positive_mask(y))
-
-
 def positive_mask(y: np.ndarray) -> np.ndarray:
     """y > 0, as booleans (NaN is not > 0)."""
     # A plain allocation, not new_array: a mask is a quarter of a float32 array's size, and taking it from
@@ -47,7 +42,8 @@ def positive_mask(y: np.ndarray) -> np.ndarray:
 
 
 def masked_grad(grad: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """grad where mask, else 0: a product with the booleans (np.where on a scattered mask is slower)."""
+    """grad where mask, else 0: ReLU's dx with mask = y > 0 (0 at x = 0, as PyTorch). A product with the
+    booleans: np.where on a scattered mask is slower."""
     if grad.shape != mask.shape or grad.dtype.kind != "f":
         return grad * mask
     return np.multiply(grad, mask, out=new_array(grad.shape, grad.dtype))

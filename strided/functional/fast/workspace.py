@@ -109,13 +109,12 @@ class BufferPool:
         if nbytes < self.min_bytes:
             return np.empty(shape, dtype)
         buffer = self._pop_array_buffer(nbytes)
-        key = ("array", nbytes if buffer is None else buffer.nbytes)
         if buffer is None:
             buffer = np.empty(nbytes, np.uint8)
         owner = _Owner()
         owner.__array_interface__ = {"data": (buffer.ctypes.data, False), "shape": shape, "typestr": dtype.str,
                                      "version": 3}
-        self._lent[weakref.ref(owner, self._returned)] = key, buffer
+        self._lent[weakref.ref(owner, self._returned)] = buffer
         array = np.asarray(owner)
         # The array interface names a dtype by its type string, which extension types (ml_dtypes' bfloat16:
         # '<V2') do not survive; a view restores the dtype, and keeps the owner alive through its base.
@@ -141,8 +140,8 @@ class BufferPool:
             return None
 
     def _returned(self, reference) -> None:
-        key, buffer = self._lent.pop(reference)
-        self._push(key, buffer)
+        buffer = self._lent.pop(reference)
+        self._push(("array", buffer.nbytes), buffer)
 
     def clear(self) -> None:
         with self._lock:
