@@ -31,12 +31,12 @@ import argparse
 import os
 import platform
 import subprocess
-import time
 from contextlib import nullcontext
 
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from strided.benchmark.worker import time_steps
 from strided.functional import reference
 from strided.functional.dispatch import kernels
 
@@ -198,13 +198,9 @@ def check_equal_to_reference(layers, tolerance=1e-12):
 
 # ------------------------------------------------------------------------------------------------- timing
 def _median_step(step, repeats):
-    walls, cpus = [], []
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        step()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return 1e3 * float(np.median(walls)), 1e3 * float(np.median(cpus))
+    """(median wall ms, median CPU ms) of ``repeats`` calls: `strided bench`'s own timer."""
+    timed = time_steps(step, 0, repeats)
+    return timed["ms"], timed["cpu_ms"]
 
 
 def time_layer(layer, rounds, repeats):

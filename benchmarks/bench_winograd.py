@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from strided.benchmark.worker import time_steps
 from strided.functional import reference
 from strided.functional.fast import conv as fast_conv
 from strided.functional.fast import conv_layout, winograd
@@ -91,14 +92,8 @@ def weight_gradient_orders(repeats, threads):
     with threadpool_limits(threads):
         orders = (("g @ cols^T", lambda: grad_rows @ cols.T), ("(cols @ g^T)^T", lambda: (cols @ grad_rows.T).T))
         for name, call in orders:
-            call()
-            wall, cpu = [], []
-            for _ in range(repeats):
-                start_wall, start_cpu = time.perf_counter(), time.process_time()
-                call()
-                wall.append(time.perf_counter() - start_wall)
-                cpu.append(time.process_time() - start_cpu)
-            line.append(f"{name} {1e3 * np.median(wall):.1f} ms wall, {1e3 * np.median(cpu):.1f} ms CPU")
+            timed = time_steps(call, 1, repeats)  # `strided bench`'s own timer, one warm-up call
+            line.append(f"{name} {timed['ms']:.1f} ms wall, {timed['cpu_ms']:.1f} ms CPU")
     print(f"dW order, BLAS threads {threads}: " + "; ".join(line))
 
 
