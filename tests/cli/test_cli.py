@@ -29,6 +29,18 @@ def strided(*args, check=True, timeout=300):
     return result
 
 
+def image_folder(root: Path, shape: tuple) -> Path:
+    """A 24-image ImageFolder of random images of ``shape`` ((H, W) grey or (H, W, 3) colour) in classes a, b, c."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in ("a", "b", "c"):
+        (root / name).mkdir(parents=True)
+        for i in range(8):
+            Image.fromarray(rng.integers(0, 255, shape, dtype=np.uint8)).save(root / name / f"{i}.png")
+    return root
+
+
 def assert_user_error(result, message):
     assert result.returncode != 0
     assert "Traceback" not in result.stderr + result.stdout

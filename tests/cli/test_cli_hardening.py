@@ -11,21 +11,14 @@ import sys
 import numpy as np
 import pytest
 
-from .test_cli import assert_user_error, strided
+from .test_cli import assert_user_error, image_folder, strided
 
 TINY = ["--image-size", "16", "--mode", "L", "--epochs", "1", "--batch-size", "8", "--quiet"]
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    from PIL import Image
-
-    root = tmp_path_factory.mktemp("tiny") / "images"
-    rng = np.random.default_rng(0)
-    for name in ("a", "b", "c"):
-        (root / name).mkdir(parents=True)
-        for i in range(8):
-            Image.fromarray(rng.integers(0, 255, (16, 16), dtype=np.uint8)).save(root / name / f"{i}.png")
+    root = image_folder(tmp_path_factory.mktemp("tiny") / "images", (16, 16))
     (root / "a" / "broken.png").write_bytes(b"not a png")
     return root
 

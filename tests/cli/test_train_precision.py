@@ -7,7 +7,7 @@ import pytest
 
 import strided as st
 from strided.io import load_checkpoint
-from tests.cli.test_cli import FAST, assert_user_error, strided
+from tests.cli.test_cli import FAST, assert_user_error, image_folder, strided
 
 
 def test_a_16_mixed_run_keeps_its_policy_and_scaler(tmp_path):
@@ -32,15 +32,7 @@ def test_a_bad_precision_is_one_line(tmp_path):
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """A 24-image ImageFolder of 8x8 colour images in 3 classes."""
-    from PIL import Image
-
-    root = tmp_path_factory.mktemp("tiny") / "images"
-    rng = np.random.default_rng(0)
-    for name in ("a", "b", "c"):
-        (root / name).mkdir(parents=True)
-        for i in range(8):
-            Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(root / name / f"{i}.png")
-    return root
+    return image_folder(tmp_path_factory.mktemp("tiny") / "images", (8, 8, 3))
 
 
 @pytest.mark.parametrize("precision", ["16-mixed", "bf16-mixed"])
